@@ -49,6 +49,7 @@ __all__ = [
     "seen_mask",
     "minibatches",
     "cache_dir",
+    "locate_movielens",
 ]
 
 URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
@@ -315,6 +316,33 @@ def _announce_synthetic(reason: str) -> None:
         pass
 
 
+def locate_movielens(data_dir: str | os.PathLike | None = None) -> tuple[Path | None, str]:
+    """Where :func:`load_movielens` would read ml-100k from, without reading it.
+
+    Returns ``(path, label)``: the ``ml-100k`` folder or zip and which place
+    it was found in (``"the `data_dir` argument"``, ``"RECSYS_LITE_DATA"`` or
+    ``"cache"``), or ``(None, "")`` when only a download could provide it.
+
+    Raises:
+        FileNotFoundError: ``data_dir`` or ``RECSYS_LITE_DATA`` is set but
+            holds no data (an explicit place must not be silently skipped).
+    """
+    explicit = [("the `data_dir` argument", data_dir), ("RECSYS_LITE_DATA", os.environ.get("RECSYS_LITE_DATA"))]
+    for label, folder in explicit:
+        if folder:
+            folder = Path(folder).expanduser()
+            found = _find_in(folder)
+            if found is None:
+                raise FileNotFoundError(
+                    f"{label} points to {folder}, which holds neither ml-100k/ (with u.data) "
+                    f"nor ml-100k.zip. Put the official archive from {URL} there, unzipped or "
+                    "as the zip, or point it to the folder that holds it."
+                )
+            return found, label
+    found = _find_in(cache_dir())
+    return (found, "cache") if found is not None else (None, "")
+
+
 def load_movielens(name: str = "ml-100k", data_dir: str | os.PathLike | None = None, *, download: bool = True) -> MovieLens:
     """Load MovieLens, verified by checksum, or the announced synthetic stand-in.
 
@@ -322,7 +350,8 @@ def load_movielens(name: str = "ml-100k", data_dir: str | os.PathLike | None = N
         name: the data set; ``"ml-100k"`` (943 users, 1,682 items, 100,000 ratings).
         data_dir: a folder holding ``ml-100k/`` or ``ml-100k.zip`` (or the
             ``ml-100k`` folder itself). When given, it must hold the data.
-        download: whether to try GroupLens when nothing local is found.
+        download: whether to try GroupLens when nothing local is found
+            (``RECSYS_LITE_OFFLINE=1`` in the environment also turns it off).
 
     Returns:
         A :class:`MovieLens` with ratings, item and user tables and the
@@ -338,26 +367,14 @@ def load_movielens(name: str = "ml-100k", data_dir: str | os.PathLike | None = N
             f"`name` must be 'ml-100k' (the data set this book is built on); got {name!r}. "
             "Other MovieLens sizes are not supported yet."
         )
-    explicit = [("the `data_dir` argument", data_dir), ("RECSYS_LITE_DATA", os.environ.get("RECSYS_LITE_DATA"))]
-    for label, folder in explicit:
-        if folder:
-            folder = Path(folder).expanduser()
-            found = _find_in(folder)
-            if found is None:
-                raise FileNotFoundError(
-                    f"{label} points to {folder}, which holds neither ml-100k/ (with u.data) "
-                    f"nor ml-100k.zip. Put the official archive from {URL} there, unzipped or "
-                    "as the zip, or point it to the folder that holds it."
-                )
-            return _load_real(found, f"{found} ({label})")
-
-    cache = cache_dir()
-    found = _find_in(cache)
+    found, label = locate_movielens(data_dir)
     if found is not None:
-        return _load_real(found, f"{found} (cache)")
+        return _load_real(found, f"{found} ({label})")
+    cache = cache_dir()
 
+    offline = os.environ.get("RECSYS_LITE_OFFLINE") == "1"
     reason = "No local copy of ml-100k was found (data_dir, RECSYS_LITE_DATA and the cache are empty)"
-    if download:
+    if download and not offline:
         try:
             archive = _download(cache)
         except Exception as err:  # network errors come in many types
@@ -365,7 +382,7 @@ def load_movielens(name: str = "ml-100k", data_dir: str | os.PathLike | None = N
         else:
             return _load_real(archive, f"{archive} (downloaded from GroupLens)")
     else:
-        reason += ", and download=False."
+        reason += ", and RECSYS_LITE_OFFLINE=1 forbids downloading." if offline else ", and download=False."
 
     from recsys_lite import synthetic
 

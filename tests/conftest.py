@@ -47,3 +47,32 @@ def ml100k_loo(ml100k):
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never read or write the developer's real cache during tests."""
     monkeypatch.setenv("RECSYS_LITE_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+class BuiltBook:
+    def __init__(self, returncode: int, log: str, html: Path, real_data: bool):
+        self.returncode, self.log, self.html, self.real_data = returncode, log, html, real_data
+
+
+@pytest.fixture(scope="session")
+def built_book() -> BuiltBook:
+    """Build the whole book once per session, warnings as errors.
+
+    ``--all`` re-reads every page so that every warning is seen again;
+    execution results come from the cache only when neither the notebook nor
+    ``recsys_lite`` nor the data source changed (see book/_ext). A fresh clone
+    (CI) has no cache, so there everything executes.
+    """
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    root = _data_root()
+    if root is not None:
+        env["RECSYS_LITE_DATA"] = str(root)
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--all", "-W", "--keep-going"]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    log = result.stdout + result.stderr
+    (ROOT / "_build").mkdir(exist_ok=True)
+    (ROOT / "_build" / "test-build.log").write_text(log)
+    return BuiltBook(result.returncode, log, ROOT / "_build" / "html", real_data=root is not None)

@@ -234,3 +234,15 @@ def test_seen_mask_checks_ids():
     assert mask.tolist() == [[False, False, True], [True, False, False]]
     with pytest.raises(ValueError, match=r"`items` holds ids out of range.*there are 3 items"):
         data.seen_mask(2, 3, [0], [3])
+
+
+def test_offline_switch_skips_the_download(monkeypatch):
+    monkeypatch.delenv("RECSYS_LITE_DATA", raising=False)
+    monkeypatch.setenv("RECSYS_LITE_OFFLINE", "1")
+
+    def must_not_download(into):
+        raise AssertionError("downloaded although RECSYS_LITE_OFFLINE=1")
+
+    monkeypatch.setattr(data, "_download", must_not_download)
+    with pytest.warns(data.SyntheticDataWarning, match="RECSYS_LITE_OFFLINE=1 forbids downloading"):
+        assert data.load_movielens().synthetic

@@ -1,0 +1,76 @@
+"""Sphinx extension for building the recsys-lite book.
+
+1. Tells notebooks they are being executed for the website, by setting
+   ``RECSYS_LITE_STATIC_WIDGETS=1`` before any kernel starts (kernels
+   inherit the environment). ``recsys_lite.widgets.explore`` then emits
+   self-contained HTML sliders instead of ipywidgets.
+2. Keeps the execution cache honest. myst-nb's cache keys a notebook by its
+   code cells only; a change to ``recsys_lite`` or to the data source would
+   leave stale numbers on the page. We fingerprint both and clear the cache
+   when the fingerprint changes.
+3. Drops repeated inline scripts: sphinx-thebe adds its configuration
+   script each time the environment is read, and a second
+   ``const THEBE_JS_URL`` is a JavaScript error on every page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "recsys_lite").glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    from recsys_lite.data import locate_movielens
+
+    try:
+        found, label = locate_movielens()
+    except FileNotFoundError as err:  # reported again, fully, by the notebook itself
+        found, label = None, str(err)
+    digest.update(f"data={found}|{label}".encode())
+    return digest.hexdigest()
+
+
+def _refresh_cache(app, config) -> None:
+    cache = getattr(config, "nb_execution_cache_path", "") or ""
+    if not cache:
+        return
+    cache = Path(cache)
+    stamp = cache.parent / ".recsys_lite_fingerprint"
+    current = _fingerprint()
+    if stamp.exists() and stamp.read_text() == current:
+        return
+    if cache.exists():
+        shutil.rmtree(cache)
+        print("recsys_lite_book: library code or data source changed; cleared the execution cache")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(current)
+
+
+def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Keep one copy of each script (Sphinx 7.4 treats filename None and '' as different)."""
+    scripts = context.get("script_files")
+    if not isinstance(scripts, list):
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        key = (script.filename or "", script.priority, tuple(sorted(script.attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique
+
+
+def setup(app):
+    os.environ["RECSYS_LITE_STATIC_WIDGETS"] = "1"
+    app.connect("config-inited", _refresh_cache)
+    # priority 1: run before any handler that returns a template (that stops the event).
+    app.connect("html-page-context", _drop_repeated_scripts, priority=1)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

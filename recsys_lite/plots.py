@@ -1,0 +1,61 @@
+"""The few matplotlib helpers the chapters share.
+
+Figures in the book should look alike and be byte-for-byte reproducible (the
+website's execution cache and the slider frames depend on it), so every
+chapter starts with :func:`use_book_style`.
+"""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["BOOK_STYLE", "use_book_style", "long_tail"]
+
+BOOK_STYLE = {
+    "figure.figsize": (6.4, 3.6),
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": "medium",
+    "font.family": "DejaVu Sans",
+    "svg.hashsalt": "recsys-lite",   # deterministic ids in SVG output
+    "svg.fonttype": "none",
+}
+
+
+def use_book_style() -> None:
+    """Apply the book's matplotlib style and SVG-then-PNG inline figures."""
+    mpl.rcParams.update(BOOK_STYLE)
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("svg")
+    except ImportError:  # outside IPython there is nothing to configure
+        pass
+
+
+def long_tail(ax: plt.Axes, counts, *, label: str | None = None, head_share: float = 0.2) -> float:
+    """Plot interactions per item, most popular first, on a log scale.
+
+    Args:
+        ax: the axes to draw on.
+        counts: ``(n_items,)`` interactions per item.
+        head_share: the share of items called the head; shaded.
+
+    Returns:
+        The share of all interactions that the head receives.
+    """
+    counts = np.sort(np.asarray(counts))[::-1]
+    ranks = np.arange(1, len(counts) + 1)
+    ax.plot(ranks, np.maximum(counts, 0.8), label=label)
+    ax.set_yscale("log")
+    head = int(round(head_share * len(counts)))
+    ax.axvspan(1, head, alpha=0.12, color="C1")
+    ax.set_xlabel("item rank by popularity")
+    ax.set_ylabel("interactions (log scale)")
+    return float(counts[:head].sum() / max(counts.sum(), 1))

@@ -1,0 +1,440 @@
+"""Slider explorers that work live in a kernel and on the static website.
+
+One call, :func:`explore`, serves both worlds::
+
+    def draw(lr, steps):                      # called with keywords
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ...                                   # train, then plot the loss curve
+        return fig, f"final loss {loss:.3f}"  # the text is optional
+
+    explore(draw, title="Gradient descent",
+            lr=Param([0.01, 0.1, 0.5], label="η (learning rate)"), steps=[10, 50, 100])
+
+Two modes. **Live** (a Jupyter kernel): ipywidgets controls (``SelectionSlider``
+for numbers, ``ToggleButtons`` or ``Dropdown`` for strings) above an ``Output``
+that redraws in place; ``continuous=False`` recomputes only on the slider's
+release (use it for costly ``fn``). **Static** (the book build): ``fn`` runs
+once per point of the Cartesian grid of values and the figures become frames
+of ONE self-contained HTML snippet (``data:`` URIs, inline CSS, a few lines of
+vanilla JS; no CDN, no kernel, no ipywidgets) that swaps frames instantly as
+the reader moves a range input. The mode is static when the environment
+variable :data:`STATIC_ENV_VAR` (``RECSYS_LITE_STATIC_WIDGETS``) is ``"1"`` (the
+book build sets it), live otherwise; ``explore(..., mode=...)`` overrides that.
+
+HTML hooks of the static snippet (stable: the browser test relies on them):
+
+* ``<div class="rl-explorer" id="rl-explorer-<12 hex>" data-params="lr,steps">``;
+  the id hashes the content, so the same inputs give byte-identical HTML and
+  different explorers different ids. The script finds its container through
+  ``document.currentScript`` and listens to ``input`` events.
+* per parameter, in order, in a ``<div class="rl-explorer-control">``:
+  ``<label for="<id>-<name>">``, ``<input type="range" id="<id>-<name>"
+  data-param="<name>" min="0" max="<n-1>" step="1" value="<index>"
+  aria-valuetext="<value>">`` (it indexes the values, strings too) and
+  ``<output for="<id>-<name>" data-param-label="<name>">`` showing the value.
+  Numbers show as ``format(v, ".6g")``, strings and booleans as ``str(v)``.
+* ``<img class="rl-explorer-frame" data-values="lr=0.1;steps=50" alt="...">``:
+  ``data-values`` equals ``";".join(name + "=" + text)`` over the ``<output>``
+  elements in document order (``name`` its ``data-param-label``, ``text`` its
+  ``textContent``) and changes together with ``src`` and ``alt``.
+* ``<div class="rl-explorer-text">`` (only when ``fn`` returns text) and
+  ``<p class="rl-explorer-weight">`` such as ``9 frames (7 distinct), 230 kB``.
+
+Weight budget: identical images (and texts) are stored once; their base64
+``data:`` URIs plus the texts may weigh at most :data:`FRAME_BUDGET_BYTES`
+(1.5 MB) per explorer, else :func:`explore` raises ``ValueError`` at build
+time. The whole grid is rendered before that check: keep grids to a few dozen.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import inspect
+import itertools
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any, Callable, Mapping, NamedTuple
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from ._checks import check_positive, describe
+
+STATIC_ENV_VAR = "RECSYS_LITE_STATIC_WIDGETS"  #: set to "1" by the book build
+FRAME_BUDGET_BYTES = 1_500_000  #: max weight of one explorer's distinct frames
+DEFAULT_DPI = 90
+MAX_PARAMS = 3
+_MIME = {"png": "image/png", "svg": "image/svg+xml"}
+_METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}  # no dates, no versions
+_RC = {"svg.hashsalt": "recsys-lite", "svg.fonttype": "none"}
+_EXTERNAL_URL = re.compile(r"https?://|(?:src|href|srcset|action)\s*=\s*[\"']?\s*//|url\(\s*[\"']?\s*//", re.I)
+_CSS = (
+    ".rl-explorer{box-sizing:border-box;max-width:100%;margin:1em 0;padding:.5em .75em;"
+    "border:1px solid #8884;border-radius:6px}"
+    ".rl-explorer .rl-explorer-title{font-weight:600;margin:0 0 .4em}"
+    ".rl-explorer .rl-explorer-control{display:flex;flex-wrap:wrap;align-items:center;gap:.2em .75em}"
+    ".rl-explorer input[type=range]{flex:1 1 10em;min-width:8em;max-width:24em}"
+    ".rl-explorer output{font-family:monospace;min-width:4em}"
+    ".rl-explorer img.rl-explorer-frame{display:block;max-width:100%;height:auto;margin:.5em 0}"
+    ".rl-explorer .rl-explorer-weight{font-size:.75em;opacity:.7;margin:0}"
+)
+_JS = """(function () {
+  var D = %s, s = document.currentScript;
+  var root = (s && s.closest(".rl-explorer")) || document.getElementById(D.id);
+  var ins = root.querySelectorAll("input[data-param]"), outs = root.querySelectorAll("output[data-param-label]");
+  var img = root.querySelector("img.rl-explorer-frame"), txt = root.querySelector(".rl-explorer-text");
+  D.frames[D.grid[D.start]] = img.getAttribute("src");
+  function show() {
+    var idx = [], vals = [], alt = [];
+    for (var i = 0; i < ins.length; i++) {
+      var k = +ins[i].value, v = D.labels[i][k];
+      idx.push(k); outs[i].textContent = v; ins[i].setAttribute("aria-valuetext", v);
+      vals.push(D.names[i] + "=" + v); alt.push(D.captions[i] + " = " + v);
+    }
+    var key = idx.join(",");
+    img.src = D.frames[D.grid[key]]; img.alt = D.prefix + alt.join(", ");
+    img.setAttribute("data-values", vals.join(";"));
+    if (txt) txt.innerHTML = D.texts[D.textGrid[key]];
+  }
+  for (var i = 0; i < ins.length; i++) ins[i].addEventListener("input", show);
+  show();
+})();"""
+
+
+class _Middle:
+    def __repr__(self) -> str:
+        return "<middle value>"
+
+
+_MIDDLE = _Middle()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One explorer parameter: its values, a display label and the initial value.
+
+    Args:
+        values: the choices in slider order: a list, tuple, range or 1-D array
+            of numbers, or of strings (booleans count as strings).
+        label: text shown beside the slider; default: the parameter's name.
+        default: the initial value, one of ``values``; default: the middle
+            value ``values[(len(values) - 1) // 2]`` (the first of two).
+    """
+
+    values: Any
+    label: str | None = None
+    default: Any = _MIDDLE
+
+
+class Frame(NamedTuple):
+    """One rendered grid point: image bytes (PNG or SVG) and optional HTML text."""
+
+    image: bytes
+    text: str | None
+
+
+class _Spec(NamedTuple):
+    name: str
+    label: str
+    values: list
+    texts: list[str]  # the displayed value labels
+    index: int  # initial index
+    kind: str  # "number" or "choice"
+
+
+def static_mode() -> bool:
+    """Whether explorers render as static HTML.
+
+    Returns:
+        True when the environment variable ``RECSYS_LITE_STATIC_WIDGETS``
+        (:data:`STATIC_ENV_VAR`) equals ``"1"``, else False.
+    """
+    return os.environ.get(STATIC_ENV_VAR, "").strip() == "1"
+
+
+def _fmt(value: Any) -> str:
+    return format(value, ".6g") if isinstance(value, float) else str(value)
+
+
+def _spec(name: str, raw: Any) -> _Spec:
+    p = raw if isinstance(raw, Param) else Param(raw)
+    vals = p.values
+    if isinstance(vals, np.ndarray):
+        if vals.ndim != 1:
+            raise ValueError(f"`{name}` must be a 1-D sequence of values; got {describe(vals)}.")
+        vals = vals.tolist()
+    if isinstance(vals, (str, bytes)) or not isinstance(vals, Sequence):
+        raise TypeError(f"`{name}` must be a sequence of values (list, tuple, range or 1-D array) "
+                        f"or Param(values, ...); got {describe(vals)}.")
+    vals = [v.item() if isinstance(v, np.generic) else v for v in vals]
+    if not vals:
+        raise ValueError(f"`{name}` must hold at least one value; got an empty {type(p.values).__name__}.")
+    if all(isinstance(v, (str, bool)) for v in vals):
+        kind = "choice"
+    elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+        kind = "number"
+    else:
+        raise TypeError(f"`{name}` must hold only numbers or only strings; got {describe(p.values)}.")
+    texts = [_fmt(v) for v in vals]
+    if len(set(texts)) < len(texts):
+        raise ValueError(f"`{name}` must hold distinct values; got {texts}.")
+    if p.default is _MIDDLE:
+        index = (len(vals) - 1) // 2
+    elif p.default in vals:
+        index = vals.index(p.default)
+    else:
+        raise ValueError(f"the default of `{name}` must be one of its values {texts}; got {p.default!r}.")
+    if p.label is not None and not isinstance(p.label, str):
+        raise TypeError(f"the label of `{name}` must be a string; got {describe(p.label)}.")
+    return _Spec(name, p.label or name, vals, texts, index, kind)
+
+
+def _check(fn: Any, params: Mapping[str, Any], image_format: str, dpi: float) -> list[_Spec]:
+    if not callable(fn):
+        raise TypeError(f"`fn` must be callable (fn(**values) -> Figure); got {describe(fn)}.")
+    if not 1 <= len(params) <= MAX_PARAMS:
+        raise ValueError(f"`params` must name 1 to {MAX_PARAMS} parameters as keyword arguments, "
+                         f"e.g. explore(fn, lr=[0.01, 0.1]); got {len(params)}: {list(params)}.")
+    if image_format not in _MIME:
+        raise ValueError(f"`image_format` must be 'png' or 'svg'; got {image_format!r}.")
+    check_positive("dpi", dpi)
+    specs = [_spec(name, raw) for name, raw in params.items()]
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins have none: let the call decide
+        return specs
+    try:
+        signature.bind(**{s.name: s.values[s.index] for s in specs})
+    except TypeError as err:
+        raise TypeError(f"`fn` must accept the keyword arguments {[s.name for s in specs]}; "
+                        f"got {getattr(fn, '__name__', fn)}{signature} ({err}).") from None
+    return specs
+
+
+def _text_html(text: Any) -> str | None:
+    if text is None:
+        return None
+    if isinstance(text, str):  # plain text: escaped, line breaks kept
+        return html.escape(text).replace("\n", "<br>")
+    for method in ("to_html", "_repr_html_"):  # pandas DataFrame, IPython.display.HTML
+        if callable(getattr(text, method, None)):
+            return str(getattr(text, method)())
+    raise TypeError(f"the text returned by `fn` must be a str, a DataFrame or an object with "
+                    f"_repr_html_; got {describe(text)}.")
+
+
+def _frame(fn: Callable, values: dict, image_format: str, dpi: float) -> Frame:
+    """Call ``fn(**values)``, render its figure, close every figure it opened."""
+    before = set(plt.get_fignums())
+    try:
+        with plt.rc_context(_RC), plt.ioff():
+            result = fn(**values)
+            fig, text = result if isinstance(result, tuple) and len(result) == 2 else (result, None)
+            fig = plt.gcf() if fig is None else fig
+            if not isinstance(fig, Figure):
+                raise TypeError(f"`fn` must return a matplotlib Figure, None or (Figure, text); "
+                                f"got {describe(result)}.")
+            buf = BytesIO()
+            fig.savefig(buf, format=image_format, dpi=dpi, metadata=_METADATA[image_format])
+            plt.close(fig)
+            return Frame(buf.getvalue(), _text_html(text))
+    finally:
+        for num in set(plt.get_fignums()) - before:
+            plt.close(num)
+
+
+def _grid(fn: Callable, specs: list[_Spec], image_format: str, dpi: float) -> dict[tuple[int, ...], Frame]:
+    return {idx: _frame(fn, {s.name: s.values[i] for s, i in zip(specs, idx)}, image_format, dpi)
+            for idx in itertools.product(*(range(len(s.values)) for s in specs))}
+
+
+def precompute(fn: Callable, params: Mapping[str, Any], *, image_format: str = "png",
+               dpi: float = DEFAULT_DPI) -> dict[tuple[int, ...], Frame]:
+    """Render ``fn`` at every point of the grid of parameter values.
+
+    Args:
+        fn: ``fn(**values) -> Figure | None | (Figure, text)`` (see :func:`explore`).
+        params: name -> sequence of values or :class:`Param`, 1 to 3 entries.
+        image_format: ``"png"`` or ``"svg"``.
+        dpi: resolution of PNG frames.
+
+    Returns:
+        ``{(i_1, ..., i_k): Frame(image, text)}`` over all index tuples of the
+        Cartesian grid, in ``itertools.product`` order; ``fn`` runs once each.
+
+    Raises:
+        TypeError, ValueError: invalid ``fn``, ``params``, ``image_format`` or ``dpi``.
+    """
+    return _grid(fn, _check(fn, params, image_format, dpi), image_format, dpi)
+
+
+def dedupe(items: Mapping[Any, Any]) -> tuple[list, dict[Any, int]]:
+    """Store each distinct item once.
+
+    Args:
+        items: key -> hashable item (e.g. grid point -> image bytes).
+
+    Returns:
+        ``(distinct, where)``: the distinct items in order of first appearance,
+        and key -> index into ``distinct``, so ``distinct[where[k]] == items[k]``.
+    """
+    first: dict[Any, int] = {}
+    where = {key: first.setdefault(item, len(first)) for key, item in items.items()}
+    return list(first), where
+
+
+@dataclass(frozen=True, repr=False)
+class StaticExplorer:
+    """The static-mode result: one self-contained HTML snippet and its weight.
+
+    ``nbytes`` is the weight of the distinct frames (base64 URIs plus texts);
+    ``n_points`` counts grid points, ``n_frames`` distinct images.
+    """
+
+    html: str
+    id: str
+    n_params: int
+    n_points: int
+    n_frames: int
+    nbytes: int
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        return {"text/html": self.html, "text/plain": repr(self)}
+
+    def __repr__(self) -> str:
+        return (f"<Explorer: {self.n_params} params, {self.n_points} frames "
+                f"({self.n_frames} distinct), {self.nbytes / 1000:.0f} kB>")
+
+
+def _static(fn: Callable, specs: list[_Spec], title: str | None, image_format: str, dpi: float) -> StaticExplorer:
+    frames = _grid(fn, specs, image_format, dpi)
+    images, grid = dedupe({k: f.image for k, f in frames.items()})
+    uris = [f"data:{_MIME[image_format]};base64,{base64.b64encode(b).decode('ascii')}" for b in images]
+    has_text = any(f.text is not None for f in frames.values())
+    texts, text_grid = dedupe({k: f.text or "" for k, f in frames.items()}) if has_text else ([], {})
+    nbytes = sum(map(len, uris)) + sum(len(t.encode()) for t in texts)
+    if nbytes > FRAME_BUDGET_BYTES:
+        raise ValueError(
+            f"explore(): the static frames weigh {nbytes / 1e6:.2f} MB ({len(frames)} grid points, "
+            f"{len(uris)} distinct {image_format.upper()} images at dpi={dpi}, base64) but the budget is "
+            f"{FRAME_BUDGET_BYTES / 1e6:.2f} MB per explorer. To fit: fewer values per parameter (grid "
+            f"{' x '.join(str(len(s.values)) for s in specs)}), a lower dpi or smaller figsize, "
+            f"or image_format='svg' for simple line plots.")
+    for text in texts:
+        if _EXTERNAL_URL.search(text):
+            raise ValueError(f"the text returned by `fn` must not link outside the page (the static "
+                             f"explorer is self-contained); got {text[:80]!r}.")
+    key = lambda idx: ",".join(map(str, idx))  # noqa: E731
+    start = tuple(s.index for s in specs)
+    data = {"names": [s.name for s in specs], "captions": [s.label for s in specs],
+            "labels": [s.texts for s in specs], "prefix": f"{title or 'Figure'}: ",
+            "grid": {key(i): f for i, f in grid.items()}, "start": key(start),
+            "textGrid": {key(i): t for i, t in text_grid.items()}, "texts": texts}
+    digest = hashlib.sha256(json.dumps([title, image_format, dpi, data]).encode())
+    for image in images:
+        digest.update(hashlib.sha256(image).digest())
+    uid = "rl-explorer-" + digest.hexdigest()[:12]
+    data["id"] = uid
+    data["frames"] = [None if i == grid[start] else u for i, u in enumerate(uris)]
+    js = json.dumps(data, separators=(",", ":"))  # ensure_ascii: no raw U+2028 in the script
+    js = js.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    e = html.escape
+    head = [f'<div class="rl-explorer" id="{uid}" data-params="{e(",".join(data["names"]))}" role="group"'
+            + (f' aria-labelledby="{uid}-title">' if title else ' aria-label="Figure explorer">'),
+            f"<style>{_CSS}</style>"]
+    if title:
+        head.append(f'<p class="rl-explorer-title" id="{uid}-title">{e(title)}</p>')
+    for s in specs:
+        iid, v = f"{uid}-{s.name}", e(s.texts[s.index])
+        head.append(f'<div class="rl-explorer-control"><label for="{iid}">{e(s.label)}</label>'
+                    f'<input type="range" id="{iid}" data-param="{e(s.name)}" min="0" max="{len(s.values) - 1}" '
+                    f'step="1" value="{s.index}" aria-valuetext="{v}" autocomplete="off">'
+                    f'<output for="{iid}" data-param-label="{e(s.name)}">{v}</output></div>')
+    values = ";".join(f"{s.name}={s.texts[s.index]}" for s in specs)
+    alt = data["prefix"] + ", ".join(f"{s.label} = {s.texts[s.index]}" for s in specs)
+    head.append(f'<img class="rl-explorer-frame" src="{uris[grid[start]]}" alt="{e(alt)}" '
+                f'data-values="{e(values)}">')
+    if has_text:
+        head.append(f'<div class="rl-explorer-text">{texts[text_grid[start]]}</div>')
+    head.append(f'<p class="rl-explorer-weight">{len(frames)} frames ({len(uris)} distinct), '
+                f"{nbytes / 1000:.0f} kB</p><script>{_JS % js}</script></div>")
+    return StaticExplorer("\n".join(head), uid, len(specs), len(frames), len(uris), nbytes)
+
+
+def _live(fn: Callable, specs: list[_Spec], title: str | None, continuous: bool, image_format: str, dpi: float):
+    import ipywidgets as w
+    from IPython.display import HTML, SVG, Image, display
+
+    controls = []
+    for s in specs:
+        common = dict(options=list(zip(s.texts, s.values)), value=s.values[s.index], description=s.label,
+                      style={"description_width": "initial"})
+        if s.kind == "number":
+            controls.append(w.SelectionSlider(continuous_update=continuous,
+                                              layout=w.Layout(width="100%", max_width="36em"), **common))
+        else:
+            controls.append((w.ToggleButtons if len(s.values) <= 4 else w.Dropdown)(**common))
+    out = w.Output()
+
+    def redraw(_change: Any = None) -> None:
+        with out:
+            out.clear_output(wait=True)  # keep the old frame until the new one arrives: no flicker
+            frame = _frame(fn, {s.name: c.value for s, c in zip(specs, controls)}, image_format, dpi)
+            display(Image(data=frame.image, format="png") if image_format == "png" else SVG(data=frame.image))
+            if frame.text is not None:
+                display(HTML(f'<div class="rl-explorer-text">{frame.text}</div>'))
+
+    for control in controls:
+        control.observe(redraw, names="value")
+    redraw()
+    return w.VBox(([w.HTML(f"<b>{html.escape(title)}</b>")] if title else []) + controls + [out])
+
+
+def explore(fn: Callable, *, title: str | None = None, continuous: bool = True, mode: str | None = None,
+            image_format: str = "png", dpi: float = DEFAULT_DPI, **params: Any):
+    """Let the reader move sliders over ``params`` and see ``fn``'s figure react.
+
+    Args:
+        fn: called as ``fn(**values)`` (keywords only) with one value per
+            parameter; draws with matplotlib and returns the ``Figure`` (None
+            means ``plt.gcf()``) or ``(Figure, text)``, where ``text`` is plain
+            text (escaped), a DataFrame (``to_html()``) or an object with
+            ``_repr_html_`` (e.g. ``IPython.display.HTML``), shown under the figure.
+        title: heading of the explorer (also the start of the images' alt text).
+        continuous: live mode only; False recomputes on slider release.
+        mode: ``"live"``, ``"static"`` or None to follow :func:`static_mode`.
+        image_format: ``"png"`` (default) or ``"svg"`` frames.
+        dpi: resolution of PNG frames (default 90).
+        **params: 1 to 3 parameters, ``name=values`` or ``name=Param(values, label=..., default=...)``.
+            Numbers get a slider, strings a choice; the initial value is the
+            middle one unless ``Param(default=...)`` says otherwise. The names
+            ``title``, ``continuous``, ``mode``, ``image_format`` and ``dpi`` are taken.
+
+    Returns:
+        Live: an ``ipywidgets.VBox`` (title, controls, output) to leave as the
+        cell's result. Static: a :class:`StaticExplorer` whose ``_repr_html_``
+        is the self-contained snippet described in the module docstring.
+
+    Raises:
+        TypeError: ``fn`` not callable or not accepting the names; values that
+            are not a sequence of numbers or strings; a bad return from ``fn``.
+        ValueError: 0 or more than 3 parameters, an empty sequence, a default
+            not among the values, a bad ``mode``/``image_format``/``dpi``, or
+            static frames heavier than :data:`FRAME_BUDGET_BYTES`.
+    """
+    if mode not in ("live", "static", None):
+        raise ValueError(f"`mode` must be 'live', 'static' or None; got {mode!r}.")
+    specs = _check(fn, params, image_format, dpi)
+    if mode == "static" or (mode is None and static_mode()):
+        return _static(fn, specs, title, image_format, dpi)
+    return _live(fn, specs, title, continuous, image_format, dpi)
