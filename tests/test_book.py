@@ -94,3 +94,17 @@ def test_chapter_one_falls_back_to_synthetic_data_when_offline(tmp_path):
     outputs = json.dumps([cell.get("outputs", []) for cell in notebook.cells])
     assert "USING SYNTHETIC DATA, NOT MOVIELENS" in outputs
     assert "RECSYS_LITE_OFFLINE=1 forbids downloading" in outputs
+
+
+PAGE_BUDGET_BYTES = 4_000_000  # a page with its sliders' frames, as the reader downloads it
+
+
+@pytest.mark.book
+def test_pages_fit_the_weight_budget(built_book):
+    for page in sorted((built_book.html / "chapters").glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        images = set(re.findall(r'src="(\.\./_images/[^"]+)"', text))
+        weight = len(text.encode()) + sum((page.parent / src).stat().st_size for src in images)
+        assert weight <= PAGE_BUDGET_BYTES, f"{page.name} weighs {weight / 1e6:.2f} MB with its images"
+        for explorer_weight in re.findall(r'class="rl-explorer-weight">[^<]*?([\d.]+) kB', text):
+            assert float(explorer_weight) <= 1500, f"{page.name}: an explorer weighs {explorer_weight} kB"
