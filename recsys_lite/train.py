@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from recsys_lite._checks import check_positive, describe
+from recsys_lite.optim import apply_updates
 
 __all__ = ["fit", "History", "TrainingDiverged"]
 
@@ -174,7 +175,7 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
         batch, step_key = batch_and_key
         loss, grads = jax.value_and_grad(loss_fn)(model, batch, step_key)
         updates, opt_state = optimizer.update(grads, opt_state, model)
-        model = jax.tree_util.tree_map(lambda p, u: p + u, model, updates)
+        model = apply_updates(model, updates)
         return (model, opt_state), loss
 
     def batches(epoch_key):
