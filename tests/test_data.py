@@ -246,3 +246,15 @@ def test_offline_switch_skips_the_download(monkeypatch):
     monkeypatch.setattr(data, "_download", must_not_download)
     with pytest.warns(data.SyntheticDataWarning, match="RECSYS_LITE_OFFLINE=1 forbids downloading"):
         assert data.load_movielens().synthetic
+
+
+def test_content_features(ml100k):
+    user_x, item_x, user_names, item_names = data.content_features(ml100k)
+    assert user_x.shape == (943, len(user_names)) and item_x.shape == (1682, len(item_names))
+    assert user_x.dtype == np.float32 and np.isfinite(user_x).all() and np.isfinite(item_x).all()
+    assert abs(user_x[:, 0].mean()) < 1e-5 and abs(user_x[:, 0].std() - 1) < 1e-4  # standardised age
+    occupation = user_x[:, 2:]
+    assert (occupation.sum(axis=1) == 1).all()  # one-hot
+    assert user_names[2 + int(occupation[0].argmax())] == "occupation=technician"
+    toy_story = dict(zip(item_names, item_x[0]))
+    assert toy_story["Animation"] == toy_story["Comedy"] == 1 and toy_story["Drama"] == 0
