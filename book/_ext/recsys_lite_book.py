@@ -39,10 +39,8 @@ def _fingerprint() -> str:
 
 
 def _refresh_cache(app, config) -> None:
-    cache = getattr(config, "nb_execution_cache_path", "") or ""
-    if not cache:
-        return
-    cache = Path(cache)
+    # myst-nb's default when the path is not configured (as in Jupyter Book).
+    cache = Path(getattr(config, "nb_execution_cache_path", "") or Path(app.outdir).parent / ".jupyter_cache")
     stamp = cache.parent / ".recsys_lite_fingerprint"
     current = _fingerprint()
     if stamp.exists() and stamp.read_text() == current:

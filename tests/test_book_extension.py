@@ -1,0 +1,49 @@
+"""The book's Sphinx extension: the execution cache is cleared when the library or data source changes."""
+
+from __future__ import annotations
+
+import importlib.util
+import types
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("recsys_lite_book", ROOT / "book" / "_ext" / "recsys_lite_book.py")
+ext = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ext)
+
+
+def _app(tmp_path):
+    outdir = tmp_path / "_build" / "html"
+    return types.SimpleNamespace(outdir=str(outdir)), types.SimpleNamespace(nb_execution_cache_path="")
+
+
+def test_cache_survives_when_nothing_changed_and_is_cleared_when_the_data_source_changes(tmp_path, monkeypatch, ml100k_root):
+    app, config = _app(tmp_path)
+    cache = tmp_path / "_build" / ".jupyter_cache"
+    monkeypatch.setenv("RECSYS_LITE_DATA", str(ml100k_root))
+    ext._refresh_cache(app, config)
+    cache.mkdir(parents=True)
+    (cache / "entry").write_text("executed with the real data")
+    ext._refresh_cache(app, config)
+    assert (cache / "entry").exists(), "an unchanged fingerprint must keep the cache"
+    monkeypatch.delenv("RECSYS_LITE_DATA")  # now the loader would fall back to the synthetic data
+    ext._refresh_cache(app, config)
+    assert not cache.exists(), "a new data source must clear the cache"
+
+
+def test_fingerprint_covers_the_library_source(monkeypatch, tmp_path):
+    before = ext._fingerprint()
+    fake_root = tmp_path / "repo"
+    (fake_root / "recsys_lite").mkdir(parents=True)
+    (fake_root / "recsys_lite" / "data.py").write_text("# another version of the library\n")
+    monkeypatch.setattr(ext, "ROOT", fake_root)
+    assert ext._fingerprint() != before
+
+
+def test_the_build_sets_static_widget_mode(monkeypatch):
+    monkeypatch.setenv("RECSYS_LITE_STATIC_WIDGETS", "0")  # restored after the test
+    app = types.SimpleNamespace(connect=lambda *args, **kwargs: None)
+    ext.setup(app)
+    import os
+
+    assert os.environ["RECSYS_LITE_STATIC_WIDGETS"] == "1"
