@@ -26,9 +26,16 @@ def test_cache_survives_when_nothing_changed_and_is_cleared_when_the_data_source
     (cache / "entry").write_text("executed with the real data")
     ext._refresh_cache(app, config)
     assert (cache / "entry").exists(), "an unchanged fingerprint must keep the cache"
+    assert ext._reread_notebooks(app, _env(), [], [], []) == []
     monkeypatch.delenv("RECSYS_LITE_DATA")  # now the loader would fall back to the synthetic data
     ext._refresh_cache(app, config)
     assert not cache.exists(), "a new data source must clear the cache"
+    assert ext._reread_notebooks(app, _env(), [], [], []) == ["chapters/01_x"], "and re-read every notebook"
+
+
+def _env():
+    docs = {"book/intro": "book/intro.md", "chapters/01_x": "chapters/01_x.ipynb"}
+    return types.SimpleNamespace(found_docs=set(docs), doc2path=lambda doc: docs[doc])
 
 
 def test_fingerprint_covers_the_library_source(monkeypatch, tmp_path):

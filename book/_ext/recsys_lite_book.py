@@ -6,8 +6,9 @@
    self-contained HTML sliders instead of ipywidgets.
 2. Keeps the execution cache honest. myst-nb's cache keys a notebook by its
    code cells only; a change to ``recsys_lite`` or to the data source would
-   leave stale numbers on the page. We fingerprint both and clear the cache
-   when the fingerprint changes.
+   leave stale numbers on the page. We fingerprint both; when the
+   fingerprint changes we clear the cache and make Sphinx re-read every
+   notebook (otherwise its own saved environment would skip them).
 3. Drops repeated inline scripts: sphinx-thebe adds its configuration
    script each time the environment is read, and a second
    ``const THEBE_JS_URL`` is a JavaScript error on every page.
@@ -45,11 +46,19 @@ def _refresh_cache(app, config) -> None:
     current = _fingerprint()
     if stamp.exists() and stamp.read_text() == current:
         return
+    app.recsys_lite_stale = True
     if cache.exists():
         shutil.rmtree(cache)
         print("recsys_lite_book: library code or data source changed; cleared the execution cache")
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(current)
+
+
+def _reread_notebooks(app, env, added, changed, removed) -> list[str]:
+    """After a fingerprint change, every notebook is out of date."""
+    if not getattr(app, "recsys_lite_stale", False):
+        return []
+    return sorted(doc for doc in env.found_docs if str(env.doc2path(doc)).endswith(".ipynb"))
 
 
 def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> None:
@@ -69,6 +78,7 @@ def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> Non
 def setup(app):
     os.environ["RECSYS_LITE_STATIC_WIDGETS"] = "1"
     app.connect("config-inited", _refresh_cache)
+    app.connect("env-get-outdated", _reread_notebooks)
     # priority 1: run before any handler that returns a template (that stops the event).
     app.connect("html-page-context", _drop_repeated_scripts, priority=1)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
