@@ -14,23 +14,32 @@ spec.loader.exec_module(ext)
 
 def _app(tmp_path):
     outdir = tmp_path / "_build" / "html"
-    return types.SimpleNamespace(outdir=str(outdir)), types.SimpleNamespace(nb_execution_cache_path="")
+    config = types.SimpleNamespace(nb_execution_cache_path="")
+    return types.SimpleNamespace(outdir=str(outdir), config=config), config
+
+
+def _build(tmp_path, *, succeed=True):
+    """What one build does with the extension: check at start, record at the end."""
+    app, config = _app(tmp_path)
+    ext._refresh_cache(app, config)
+    reread = ext._reread_notebooks(app, _env(), [], [], [])
+    ext._save_fingerprint(app, None if succeed else RuntimeError("cell failed"))
+    return reread
 
 
 def test_cache_survives_when_nothing_changed_and_is_cleared_when_the_data_source_changes(tmp_path, monkeypatch, ml100k_root):
-    app, config = _app(tmp_path)
     cache = tmp_path / "_build" / ".jupyter_cache"
     monkeypatch.setenv("RECSYS_LITE_DATA", str(ml100k_root))
-    ext._refresh_cache(app, config)
+    assert _build(tmp_path) == ["chapters/01_x"]  # a first build reads everything
     cache.mkdir(parents=True)
     (cache / "entry").write_text("executed with the real data")
-    ext._refresh_cache(app, config)
-    assert (cache / "entry").exists(), "an unchanged fingerprint must keep the cache"
-    assert ext._reread_notebooks(app, _env(), [], [], []) == []
+    assert _build(tmp_path) == [], "an unchanged fingerprint re-reads nothing"
+    assert (cache / "entry").exists(), "an unchanged fingerprint keeps the cache"
     monkeypatch.delenv("RECSYS_LITE_DATA")  # now the loader would fall back to the synthetic data
-    ext._refresh_cache(app, config)
-    assert not cache.exists(), "a new data source must clear the cache"
-    assert ext._reread_notebooks(app, _env(), [], [], []) == ["chapters/01_x"], "and re-read every notebook"
+    assert _build(tmp_path, succeed=False) == ["chapters/01_x"], "a new data source re-reads every notebook"
+    assert not cache.exists(), "and clears the cache"
+    assert _build(tmp_path) == ["chapters/01_x"], "a failed build leaves the old fingerprint, so it tries again"
+    assert _build(tmp_path) == []
 
 
 def _env():

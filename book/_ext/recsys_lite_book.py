@@ -39,19 +39,29 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _refresh_cache(app, config) -> None:
+def _stamp_path(app, config) -> tuple[Path, Path]:
     # myst-nb's default when the path is not configured (as in Jupyter Book).
     cache = Path(getattr(config, "nb_execution_cache_path", "") or Path(app.outdir).parent / ".jupyter_cache")
-    stamp = cache.parent / ".recsys_lite_fingerprint"
-    current = _fingerprint()
-    if stamp.exists() and stamp.read_text() == current:
+    return cache, cache.parent / ".recsys_lite_fingerprint"
+
+
+def _refresh_cache(app, config) -> None:
+    cache, stamp = _stamp_path(app, config)
+    app.recsys_lite_fingerprint = _fingerprint()
+    if stamp.exists() and stamp.read_text() == app.recsys_lite_fingerprint:
         return
     app.recsys_lite_stale = True
     if cache.exists():
         shutil.rmtree(cache)
         print("recsys_lite_book: library code or data source changed; cleared the execution cache")
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(current)
+
+
+def _save_fingerprint(app, exception) -> None:
+    """Record the fingerprint only once a build has succeeded with it."""
+    if exception is None and getattr(app, "recsys_lite_fingerprint", None):
+        _, stamp = _stamp_path(app, app.config)
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(app.recsys_lite_fingerprint)
 
 
 def _reread_notebooks(app, env, added, changed, removed) -> list[str]:
@@ -79,6 +89,7 @@ def setup(app):
     os.environ["RECSYS_LITE_STATIC_WIDGETS"] = "1"
     app.connect("config-inited", _refresh_cache)
     app.connect("env-get-outdated", _reread_notebooks)
+    app.connect("build-finished", _save_fingerprint)
     # priority 1: run before any handler that returns a template (that stops the event).
     app.connect("html-page-context", _drop_repeated_scripts, priority=1)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
