@@ -1,4 +1,4 @@
-"""Neural-network layers as pytrees: activations, initialisers, Dense, Embedding, MLP, Dropout.
+"""The basic layers: activations, initialisers, Dense, Embedding, MLP, Dropout.
 
 Notation (book/notation.md): row vectors, so a dense layer is z = xW + b and
 a = g(z), with x of shape (..., n_in), W of shape (n_in, n_out), b of shape
@@ -399,12 +399,3 @@ class Dropout:
             )
         keep = jax.random.bernoulli(key, 1.0 - self.rate, x.shape)
         return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros_like(x))
-
-
-# --- convolution and pooling (chapter 6) -------------------------------------
-# Conv1D (kernel of shape (width, in_channels, out_channels), initialised with
-# the initialisers above: compute_fans already counts the receptive field),
-# its didactic loop version beside the lax.conv one, and max/mean pooling.
-
-# --- recurrent layers (chapter 7) --------------------------------------------
-# RNN (h_t = g(h_{t−1}W + x_tU + b)), GRU and LSTM, scanned with jax.lax.scan.

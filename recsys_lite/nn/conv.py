@@ -1,0 +1,218 @@
+"""Convolution over sequences (chapter 6): Conv1D, its loop version, pooling.
+
+A sequence is an array x of shape (..., L, C): L steps (a user's last L
+items, say), each a row of C channels (an item embedding). A 1-D convolution
+with a kernel W of shape (w, C, C') slides a window of w steps along it:
+
+    y[t, o] = b[o] + Σ_{k=0}^{w−1} Σ_{c} x̃[t·s + k·d, c] · W[k, c, o]
+
+where s is the stride, d the dilation and x̃ the input padded with zeros.
+This is *cross-correlation* (no kernel flip), which is what deep-learning
+libraries call convolution. Its output has
+
+    L_out = ⌊(L + p_left + p_right − d(w − 1) − 1) / s⌋ + 1
+
+steps. Padding: ``"valid"`` adds none; ``"same"`` pads so L_out = ⌈L/s⌉
+(XLA's convention: any odd extra on the right); ``"causal"`` pads
+d(w − 1) zeros on the left only, so y[t] sees x[≤ t] and never the future.
+
+:func:`conv1d_loop` computes the formula with Python loops, for reading;
+:func:`conv1d` and :class:`Conv1D` use ``jax.lax.conv_general_dilated``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from recsys_lite._checks import describe
+from recsys_lite._pytree import pytree_dataclass
+from recsys_lite.nn.core import _check_size, get_initializer
+
+__all__ = [
+    "PADDINGS", "conv_output_length", "conv_padding", "conv1d_loop", "conv1d", "Conv1D",
+    "max_pool_over_time", "mean_pool_over_time", "max_pool1d",
+]
+
+PADDINGS = ("valid", "same", "causal")
+
+
+def _check_conv_args(width: Any, stride: Any, dilation: Any, padding: Any) -> None:
+    _check_size("width", width)
+    _check_size("stride", stride)
+    _check_size("dilation", dilation)
+    if padding not in PADDINGS:
+        raise ValueError(f"`padding` must be one of {PADDINGS}; got {padding!r}.")
+
+
+def conv_padding(steps: int, width: int, *, stride: int = 1, dilation: int = 1,
+                 padding: str = "valid") -> tuple[int, int]:
+    """Zeros added ``(left, right)`` for an input of ``steps`` steps."""
+    _check_conv_args(width, stride, dilation, padding)
+    span = dilation * (width - 1) + 1  # steps one output looks at: its receptive field
+    if padding == "valid":
+        return 0, 0
+    if padding == "causal":
+        return span - 1, 0
+    total = max((math.ceil(steps / stride) - 1) * stride + span - steps, 0)
+    return total // 2, total - total // 2
+
+
+def conv_output_length(steps: int, width: int, *, stride: int = 1, dilation: int = 1,
+                       padding: str = "valid") -> int:
+    """L_out = ⌊(L + p_left + p_right − d(w − 1) − 1) / s⌋ + 1.
+
+    Raises:
+        ValueError: with ``"valid"`` padding, a kernel that spans more steps
+            than the input has.
+    """
+    left, right = conv_padding(steps, width, stride=stride, dilation=dilation, padding=padding)
+    span = dilation * (width - 1) + 1
+    if steps + left + right < span:
+        raise ValueError(
+            f"the kernel spans {span} steps (width {width}, dilation {dilation}) but the input has "
+            f"only {steps} with padding={padding!r}: use a shorter kernel, or 'same'/'causal' padding."
+        )
+    return (steps + left + right - span) // stride + 1
+
+
+def _check_input(x, kernel) -> None:
+    if x.ndim < 2:
+        raise ValueError(f"`x` must have shape (..., steps, channels); got {describe(x)}.")
+    if kernel.ndim != 3:
+        raise ValueError(f"`kernel` must have shape (width, in_channels, out_channels); got {describe(kernel)}.")
+    if x.shape[-1] != kernel.shape[1]:
+        raise ValueError(
+            f"`x` has {x.shape[-1]} channels in its last dimension but the kernel expects "
+            f"in_channels = {kernel.shape[1]}; got x of shape {tuple(x.shape)}."
+        )
+
+
+def conv1d_loop(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, padding: str = "valid") -> np.ndarray:
+    """The convolution formula with explicit loops, on one sequence (for reading, not training).
+
+    Args:
+        x: (L, C) one sequence.
+        kernel: (w, C, C'); bias: (C',) or None.
+
+    Returns:
+        (L_out, C') as a float64 numpy array.
+    """
+    x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
+    _check_input(x, kernel)
+    if x.ndim != 2:
+        raise ValueError(f"`x` must be one sequence of shape (steps, channels); got {describe(x)}.")
+    width, in_channels, out_channels = kernel.shape
+    steps = x.shape[0]
+    n_out = conv_output_length(steps, width, stride=stride, dilation=dilation, padding=padding)
+    left, right = conv_padding(steps, width, stride=stride, dilation=dilation, padding=padding)
+    padded = np.concatenate([np.zeros((left, in_channels)), x, np.zeros((right, in_channels))])
+    y = np.zeros((n_out, out_channels))
+    for t in range(n_out):
+        for o in range(out_channels):
+            total = 0.0 if bias is None else float(bias[o])
+            for k in range(width):
+                for c in range(in_channels):
+                    total += padded[t * stride + k * dilation, c] * kernel[k, c, o]
+            y[t, o] = total
+    return y
+
+
+def conv1d(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, padding: str = "valid") -> jax.Array:
+    """The same formula, vectorised with ``lax.conv_general_dilated``.
+
+    x: (..., L, C) → (..., L_out, C'); kernel: (w, C, C'); bias: (C',) or None.
+    """
+    x, kernel = jnp.asarray(x), jnp.asarray(kernel)
+    _check_input(x, kernel)
+    steps = x.shape[-2]
+    conv_output_length(steps, kernel.shape[0], stride=stride, dilation=dilation, padding=padding)
+    pads = conv_padding(steps, kernel.shape[0], stride=stride, dilation=dilation, padding=padding)
+    batch = x.shape[:-2]
+    y = jax.lax.conv_general_dilated(
+        x.reshape((-1,) + x.shape[-2:]), kernel, window_strides=(stride,), padding=[pads],
+        rhs_dilation=(dilation,), dimension_numbers=("NWC", "WIO", "NWC"),
+    )
+    y = y.reshape(batch + y.shape[-2:])
+    return y if bias is None else y + bias
+
+
+@pytree_dataclass(static=("stride", "dilation", "padding"))
+class Conv1D:
+    """A 1-D convolution layer: y = conv1d(x, W) + b (see the module docstring).
+
+    ``kernel`` W: (w, C, C'); ``bias`` b: (C',) or None. x: (..., L, C) →
+    (..., L_out, C'). The initialiser's fans count the receptive field:
+    fan_in = w·C, fan_out = w·C'.
+    """
+
+    kernel: jax.Array
+    bias: jax.Array | None
+    stride: int = 1
+    dilation: int = 1
+    padding: str = "valid"
+
+    @classmethod
+    def init(cls, key, in_channels: int, out_channels: int, width: int, *, stride: int = 1, dilation: int = 1,
+             padding: str = "valid", use_bias: bool = True,
+             weight_init: str | Callable = "glorot_uniform", dtype=jnp.float32) -> "Conv1D":
+        _check_conv_args(width, stride, dilation, padding)
+        shape = (int(width), _check_size("in_channels", in_channels), _check_size("out_channels", out_channels))
+        kernel = get_initializer(weight_init)(key, shape, dtype)
+        return cls(kernel, jnp.zeros((shape[2],), dtype) if use_bias else None, int(stride), int(dilation), padding)
+
+    @property
+    def width(self) -> int:
+        return self.kernel.shape[0]
+
+    @property
+    def in_channels(self) -> int:
+        return self.kernel.shape[1]
+
+    @property
+    def out_channels(self) -> int:
+        return self.kernel.shape[2]
+
+    def __call__(self, x) -> jax.Array:
+        return conv1d(x, self.kernel, self.bias, stride=self.stride, dilation=self.dilation, padding=self.padding)
+
+
+def _step_mask(x, lengths):
+    """(..., L, 1) True on the first ``lengths`` steps of each sequence."""
+    steps = jnp.arange(x.shape[-2])
+    return (steps < jnp.asarray(lengths)[..., None])[..., None]
+
+
+def max_pool_over_time(x, lengths=None) -> jax.Array:
+    """max_t x[t, c] over the valid steps: (..., L, C) → (..., C).
+
+    With ``lengths`` (...,), steps t ≥ length are padding and ignored.
+    """
+    x = jnp.asarray(x)
+    if lengths is not None:
+        x = jnp.where(_step_mask(x, lengths), x, -jnp.inf)
+    return jnp.max(x, axis=-2)
+
+
+def mean_pool_over_time(x, lengths=None) -> jax.Array:
+    """(1/L) Σ_t x[t, c] over the valid steps: (..., L, C) → (..., C)."""
+    x = jnp.asarray(x)
+    if lengths is None:
+        return jnp.mean(x, axis=-2)
+    mask = _step_mask(x, lengths)
+    count = jnp.maximum(jnp.sum(mask, axis=-2), 1)
+    return jnp.sum(jnp.where(mask, x, 0.0), axis=-2) / count
+
+
+def max_pool1d(x, window: int, stride: int | None = None) -> jax.Array:
+    """Max over sliding windows of ``window`` steps ('valid'): (..., L, C) → (..., L_out, C)."""
+    x = jnp.asarray(x)
+    stride = window if stride is None else stride
+    conv_output_length(x.shape[-2], window, stride=stride)
+    dims = (1,) * (x.ndim - 2) + (window, 1)
+    strides = (1,) * (x.ndim - 2) + (stride, 1)
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, dims, strides, "VALID")

@@ -1,0 +1,132 @@
+"""Conv1D and pooling: the loop version, the fast version, numpy and jax.lax agree."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import jax.test_util
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recsys_lite import nn
+
+RNG = np.random.default_rng(0)
+CONFIGS = list(itertools.product(["valid", "same", "causal"], [1, 2, 3], [1, 2], [1, 2, 4]))  # padding, stride, dilation, width
+
+
+@pytest.mark.parametrize("padding,stride,dilation,width", CONFIGS)
+def test_loop_and_vectorised_versions_agree(padding, stride, dilation, width):
+    x = RNG.normal(size=(11, 3))
+    kernel = RNG.normal(size=(width, 3, 2))
+    bias = RNG.normal(size=2)
+    kw = dict(stride=stride, dilation=dilation, padding=padding)
+    loop = nn.conv1d_loop(x, kernel, bias, **kw)
+    fast = np.asarray(nn.conv1d(jnp.asarray(x, jnp.float32), jnp.asarray(kernel, jnp.float32), bias, **kw))
+    assert loop.shape == fast.shape == (nn.conv_output_length(11, width, **kw), 2)
+    assert np.allclose(loop, fast, atol=1e-5)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 5])
+def test_single_channel_matches_numpy_correlate_and_convolve(width):
+    a, v = RNG.normal(size=17), RNG.normal(size=width)
+    as_conv = lambda kernel, padding: nn.conv1d_loop(a[:, None], kernel[:, None, None], padding=padding)[:, 0]
+    # Deep-learning "convolution" is cross-correlation: numpy.correlate.
+    assert np.allclose(as_conv(v, "valid"), np.correlate(a, v, "valid"))
+    # True convolution flips the kernel: numpy.convolve.
+    assert np.allclose(as_conv(v[::-1], "valid"), np.convolve(a, v, "valid"))
+    if width % 2 == 1:  # numpy centres 'same' like XLA for odd kernels
+        assert np.allclose(as_conv(v, "same"), np.correlate(a, v, "same"))
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("stride,dilation", [(1, 1), (2, 1), (1, 3), (3, 2)])
+def test_multichannel_layer_matches_lax_with_its_own_padding(padding, stride, dilation):
+    layer = nn.Conv1D.init(jax.random.key(0), 4, 6, 3, stride=stride, dilation=dilation, padding=padding)
+    x = jnp.asarray(RNG.normal(size=(2, 5, 13, 4)), jnp.float32)  # two batch dimensions
+    ours = layer(x)
+    reference = jax.lax.conv_general_dilated(
+        x.reshape(10, 13, 4), layer.kernel, (stride,), padding.upper(), rhs_dilation=(dilation,),
+        dimension_numbers=("NWC", "WIO", "NWC")).reshape(2, 5, -1, 6) + layer.bias
+    assert ours.shape == reference.shape
+    assert np.allclose(ours, reference, atol=1e-5)
+
+
+def test_causal_output_never_sees_the_future():
+    layer = nn.Conv1D.init(jax.random.key(1), 2, 3, 3, dilation=2, padding="causal")
+    x = jnp.asarray(RNG.normal(size=(10, 2)), jnp.float32)
+    changed = x.at[6:].set(100.0)
+    assert np.allclose(layer(x)[:6], layer(changed)[:6])
+    assert not np.allclose(layer(x)[6:], layer(changed)[6:])
+
+
+def test_gradients_through_the_convolution():
+    with jax.enable_x64():
+        x = jnp.asarray(RNG.normal(size=(3, 9, 2)))
+        kernel = jnp.asarray(RNG.normal(size=(3, 2, 4)))
+        f = lambda x, kernel: jnp.sum(jnp.tanh(nn.conv1d(x, kernel, stride=2, dilation=2, padding="same")))
+        jax.test_util.check_grads(f, (x, kernel), order=2, modes=["rev"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=st.integers(1, 30), width=st.integers(1, 6), stride=st.integers(1, 4),
+       dilation=st.integers(1, 3), padding=st.sampled_from(["valid", "same", "causal"]))
+def test_output_length_formula(steps, width, stride, dilation, padding):
+    kw = dict(stride=stride, dilation=dilation, padding=padding)
+    span = dilation * (width - 1) + 1
+    if padding == "valid" and steps < span:
+        with pytest.raises(ValueError, match="the kernel spans"):
+            nn.conv_output_length(steps, width, **kw)
+        return
+    expected = nn.conv_output_length(steps, width, **kw)
+    out = nn.conv1d(jnp.ones((steps, 1)), jnp.ones((width, 1, 1)), **kw)
+    assert out.shape == (expected, 1)
+    if padding != "valid":
+        assert expected == -(-steps // stride)  # ⌈L / s⌉
+
+
+def test_bad_inputs_name_the_problem():
+    layer = nn.Conv1D.init(jax.random.key(0), 3, 2, 4)
+    with pytest.raises(ValueError, match="the kernel spans 4 steps .* only 3"):
+        layer(jnp.ones((3, 3)))
+    with pytest.raises(ValueError, match="`x` has 5 channels .* in_channels = 3"):
+        layer(jnp.ones((8, 5)))
+    with pytest.raises(ValueError, match=r"`x` must have shape \(\.\.\., steps, channels\)"):
+        layer(jnp.ones(8))
+    with pytest.raises(ValueError, match="`stride` must be a positive integer; got 0"):
+        nn.Conv1D.init(jax.random.key(0), 3, 2, 4, stride=0)
+    with pytest.raises(ValueError, match="`dilation` must be a positive integer; got -1"):
+        nn.Conv1D.init(jax.random.key(0), 3, 2, 4, dilation=-1)
+    with pytest.raises(ValueError, match="`padding` must be one of"):
+        nn.Conv1D.init(jax.random.key(0), 3, 2, 4, padding="full")
+
+
+def test_conv_layer_is_a_pytree_with_static_settings():
+    layer = nn.Conv1D.init(jax.random.key(0), 3, 2, 4, stride=2, padding="same")
+    assert len(jax.tree_util.tree_leaves(layer)) == 2
+    grads = jax.grad(lambda l: jnp.sum(l(jnp.ones((9, 3)))))(layer)
+    assert isinstance(grads, nn.Conv1D) and grads.stride == 2 and grads.padding == "same"
+
+
+def test_pooling_over_time_respects_lengths():
+    x = RNG.normal(size=(4, 6, 3)).astype(np.float32)
+    lengths = np.array([6, 1, 3, 4])
+    x_padded = x.copy()
+    for i, n in enumerate(lengths):
+        x_padded[i, n:] = 1e6  # padding must not leak into the pool
+    ours_max = np.asarray(nn.max_pool_over_time(x_padded, lengths))
+    ours_mean = np.asarray(nn.mean_pool_over_time(x_padded, lengths))
+    for i, n in enumerate(lengths):
+        assert np.allclose(ours_max[i], x[i, :n].max(axis=0))
+        assert np.allclose(ours_mean[i], x[i, :n].mean(axis=0), atol=1e-6)
+    assert np.allclose(nn.max_pool_over_time(x), x.max(axis=1))
+
+
+def test_windowed_max_pool():
+    x = RNG.normal(size=(2, 7, 3)).astype(np.float32)
+    out = np.asarray(nn.max_pool1d(x, 3, 2))
+    expected = np.stack([x[:, t:t + 3].max(axis=1) for t in range(0, 5, 2)], axis=1)
+    assert out.shape == (2, 3, 3) and np.allclose(out, expected)
