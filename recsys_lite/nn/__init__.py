@@ -14,5 +14,7 @@ from recsys_lite.nn.core import *  # noqa: F401,F403
 from recsys_lite.nn.core import __all__ as _core_all
 from recsys_lite.nn.conv import *  # noqa: F401,F403
 from recsys_lite.nn.conv import __all__ as _conv_all
+from recsys_lite.nn.recurrent import *  # noqa: F401,F403
+from recsys_lite.nn.recurrent import __all__ as _recurrent_all
 
-__all__ = [*_core_all, *_conv_all]
+__all__ = [*_core_all, *_conv_all, *_recurrent_all]

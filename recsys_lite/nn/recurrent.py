@@ -1,0 +1,221 @@
+"""Recurrent layers (chapter 7): RNN, GRU and LSTM cells and a masked scan over time.
+
+A recurrent layer reads a sequence x_1 … x_L (rows of C features) one step
+at a time and carries a hidden state h_t (a row of H numbers):
+
+    h_t = g(h_{t−1} W + x_t U + b)          W: (H, H),  U: (C, H),  b: (H,)
+
+A *cell* computes one step, ``h_t = cell(h_{t−1}, x_t)``; :class:`Recurrent`
+applies a cell along a batch of padded sequences with ``lax.scan``. Padding:
+sequences of different lengths are stored left-aligned in an array of shape
+(B, L, C) with their ``lengths`` (B,); on a padded step (t ≥ length) the state
+is carried over unchanged and the output is zero, so padding changes nothing.
+:func:`unroll` does the same with a Python loop, for reading.
+
+Gated cells (GRU, LSTM) replace g(…) by a mix of the old state and a
+candidate, controlled by gates in (0, 1): the gradient can then flow through
+the ``(1 − z_t) ⊙ h_{t−1}`` path without being squashed at every step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from recsys_lite._checks import describe
+from recsys_lite._pytree import pytree_dataclass
+from recsys_lite.nn.core import _check_size, get_activation, get_initializer, sigmoid
+
+__all__ = ["RNNCell", "GRUCell", "LSTMCell", "Recurrent", "unroll"]
+
+
+def _init_weights(key, input_size, hidden_size, n_blocks, weight_init):
+    """U: (C, n·H) Glorot, W: (H, n·H) orthogonal per block (keeps ‖h W‖ ≈ ‖h‖), b = 0."""
+    input_size, hidden_size = _check_size("input_size", input_size), _check_size("hidden_size", hidden_size)
+    u_key, w_key = jax.random.split(key)
+    U = get_initializer(weight_init)(u_key, (input_size, n_blocks * hidden_size))
+    blocks = [jax.nn.initializers.orthogonal()(k, (hidden_size, hidden_size)) for k in jax.random.split(w_key, n_blocks)]
+    return U, jnp.concatenate(blocks, axis=1), jnp.zeros((n_blocks * hidden_size,))
+
+
+def _check_step(cell, h, x) -> None:
+    if x.shape[-1] != cell.input_size:
+        raise ValueError(f"`x` must have {cell.input_size} features in its last dimension (the cell's "
+                         f"input_size); got {describe(x)}.")
+    state = h[0] if isinstance(h, tuple) else h
+    if state.shape[-1] != cell.hidden_size:
+        raise ValueError(f"the hidden state must have hidden_size = {cell.hidden_size} features; "
+                         f"got {describe(state)}.")
+
+
+@pytree_dataclass(static=("activation",))
+class RNNCell:
+    """The plain recurrent step h_t = g(h_{t−1} W + x_t U + b); g = tanh by default.
+
+    ``U``: (C, H), ``W``: (H, H), ``b``: (H,). h: (..., H), x: (..., C) → (..., H).
+    """
+
+    U: jax.Array
+    W: jax.Array
+    b: jax.Array
+    activation: str | Callable = "tanh"
+
+    @classmethod
+    def init(cls, key, input_size: int, hidden_size: int, *, activation: str | Callable = "tanh",
+             weight_init: str | Callable = "glorot_uniform") -> "RNNCell":
+        get_activation(activation)
+        return cls(*_init_weights(key, input_size, hidden_size, 1, weight_init), activation)
+
+    input_size = property(lambda self: self.U.shape[0])
+    hidden_size = property(lambda self: self.W.shape[0])
+
+    def initial_state(self, batch_shape=()) -> jax.Array:
+        return jnp.zeros(tuple(batch_shape) + (self.hidden_size,))
+
+    def __call__(self, h, x) -> jax.Array:
+        _check_step(self, h, x)
+        return get_activation(self.activation)(h @ self.W + x @ self.U + self.b)
+
+
+@pytree_dataclass
+class GRUCell:
+    """Gated recurrent unit {Cho et al. 2014}, row-vector form:
+
+        z_t = σ(x_t U_z + h_{t−1} W_z + b_z)              update gate
+        r_t = σ(x_t U_r + h_{t−1} W_r + b_r)              reset gate
+        ñ_t = tanh(x_t U_n + (r_t ⊙ h_{t−1}) W_n + b_n)   candidate
+        h_t = (1 − z_t) ⊙ h_{t−1} + z_t ⊙ ñ_t
+
+    ``U``: (C, 3H), ``W``: (H, 3H), ``b``: (3H,), blocks in the order z, r, n.
+    """
+
+    U: jax.Array
+    W: jax.Array
+    b: jax.Array
+
+    @classmethod
+    def init(cls, key, input_size: int, hidden_size: int, *, weight_init: str | Callable = "glorot_uniform") -> "GRUCell":
+        return cls(*_init_weights(key, input_size, hidden_size, 3, weight_init))
+
+    input_size = property(lambda self: self.U.shape[0])
+    hidden_size = property(lambda self: self.W.shape[0])
+
+    def initial_state(self, batch_shape=()) -> jax.Array:
+        return jnp.zeros(tuple(batch_shape) + (self.hidden_size,))
+
+    def __call__(self, h, x) -> jax.Array:
+        _check_step(self, h, x)
+        H = self.hidden_size
+        xu = x @ self.U + self.b
+        hw = h @ self.W[:, : 2 * H]
+        z = sigmoid(xu[..., :H] + hw[..., :H])
+        r = sigmoid(xu[..., H:2 * H] + hw[..., H:])
+        n = jnp.tanh(xu[..., 2 * H:] + (r * h) @ self.W[:, 2 * H:])
+        return (1 - z) * h + z * n
+
+
+@pytree_dataclass
+class LSTMCell:
+    """Long short-term memory {Hochreiter and Schmidhuber 1997}; the state is (h, c):
+
+        [i, f, g, o] = x_t U + h_{t−1} W + b           (each (..., H))
+        c_t = σ(f) ⊙ c_{t−1} + σ(i) ⊙ tanh(g)
+        h_t = σ(o) ⊙ tanh(c_t)
+
+    ``U``: (C, 4H), ``W``: (H, 4H), ``b``: (4H,) with the forget bias set to 1
+    at initialisation (so the cell starts by remembering).
+    """
+
+    U: jax.Array
+    W: jax.Array
+    b: jax.Array
+
+    @classmethod
+    def init(cls, key, input_size: int, hidden_size: int, *, weight_init: str | Callable = "glorot_uniform") -> "LSTMCell":
+        U, W, b = _init_weights(key, input_size, hidden_size, 4, weight_init)
+        return cls(U, W, b.at[hidden_size:2 * hidden_size].set(1.0))
+
+    input_size = property(lambda self: self.U.shape[0])
+    hidden_size = property(lambda self: self.W.shape[0])
+
+    def initial_state(self, batch_shape=()) -> tuple[jax.Array, jax.Array]:
+        zeros = jnp.zeros(tuple(batch_shape) + (self.hidden_size,))
+        return zeros, zeros
+
+    def __call__(self, state, x) -> tuple[jax.Array, jax.Array]:
+        _check_step(self, state, x)
+        h, c = state
+        i, f, g, o = jnp.split(x @ self.U + h @ self.W + self.b, 4, axis=-1)
+        c = sigmoid(f) * c + sigmoid(i) * jnp.tanh(g)
+        return sigmoid(o) * jnp.tanh(c), c
+
+
+def _output(state):
+    return state[0] if isinstance(state, tuple) else state
+
+
+def _check_sequences(cell, xs, lengths):
+    xs = jnp.asarray(xs)
+    if xs.ndim < 2 or xs.shape[-1] != cell.input_size:
+        raise ValueError(f"`xs` must have shape (..., steps, {cell.input_size}); got {describe(xs)}.")
+    steps = xs.shape[-2]
+    if lengths is None:
+        return xs, jnp.full(xs.shape[:-2], steps)
+    lengths = jnp.asarray(lengths)
+    if lengths.shape != xs.shape[:-2]:
+        raise ValueError(f"`lengths` must have shape {xs.shape[:-2]} (one per sequence); got {describe(lengths)}.")
+    if not isinstance(lengths, jax.core.Tracer) and lengths.size:
+        if int(lengths.min()) < 0:
+            raise ValueError(f"`lengths` must be ≥ 0; got a length of {int(lengths.min())}.")
+        if int(lengths.max()) > steps:
+            raise ValueError(f"`lengths` must be ≤ the padded length {steps}; got a length of {int(lengths.max())}.")
+    return xs, lengths
+
+
+@pytree_dataclass
+class Recurrent:
+    """Apply ``cell`` along padded sequences with ``lax.scan``.
+
+    ``layer(xs, lengths=None, state=None)``: xs (..., L, C), lengths (...,)
+    → ``(outputs, final_state)`` with outputs (..., L, H), zero on padded
+    steps, and the state after each sequence's last real step.
+    """
+
+    cell: Any
+
+    @classmethod
+    def init(cls, key, input_size: int, hidden_size: int, *, cell: str = "gru", **kwargs) -> "Recurrent":
+        cells = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
+        if cell not in cells:
+            raise ValueError(f"`cell` must be one of {sorted(cells)}; got {cell!r}.")
+        return cls(cells[cell].init(key, input_size, hidden_size, **kwargs))
+
+    def __call__(self, xs, lengths=None, state=None):
+        xs, lengths = _check_sequences(self.cell, xs, lengths)
+        state = self.cell.initial_state(xs.shape[:-2]) if state is None else state
+
+        def step(state, inputs):
+            x_t, t = inputs
+            new = self.cell(state, x_t)
+            real = (t < lengths)[..., None]  # (..., 1): this step is not padding
+            state = jax.tree_util.tree_map(lambda n, o: jnp.where(real, n, o), new, state)
+            return state, jnp.where(real, _output(new), 0.0)
+
+        time_major = jnp.moveaxis(xs, -2, 0)
+        state, outputs = jax.lax.scan(step, state, (time_major, jnp.arange(xs.shape[-2])))
+        return jnp.moveaxis(outputs, 0, -2), state
+
+
+def unroll(cell, xs, lengths=None, state=None):
+    """The same as :class:`Recurrent`, with a Python loop over time (for reading)."""
+    xs, lengths = _check_sequences(cell, xs, lengths)
+    state = cell.initial_state(xs.shape[:-2]) if state is None else state
+    outputs = []
+    for t in range(xs.shape[-2]):
+        new = cell(state, xs[..., t, :])
+        real = (t < lengths)[..., None]
+        state = jax.tree_util.tree_map(lambda n, o: jnp.where(real, n, o), new, state)
+        outputs.append(jnp.where(real, _output(new), 0.0))
+    return jnp.stack(outputs, axis=-2), state
