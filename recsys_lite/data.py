@@ -51,6 +51,8 @@ __all__ = [
     "cache_dir",
     "locate_movielens",
     "content_features",
+    "recent_items",
+    "next_item_examples",
 ]
 
 URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
@@ -618,3 +620,39 @@ def content_features(dataset: MovieLens) -> tuple[np.ndarray, np.ndarray, list[s
     user_names = ["age", "gender=F", *[f"occupation={name}" for name in occupations]]
     item_names = [*dataset.genres, "year"]
     return user_x.astype(np.float32), item_x.astype(np.float32), user_names, item_names
+
+
+def recent_items(items: np.ndarray, lengths: np.ndarray, window: int, *, pad_id: int) -> np.ndarray:
+    """Each user's last ``window`` items, right-aligned: (n_users, L) → (n_users, window).
+
+    ``items``/``lengths`` as returned by :func:`user_sequences`. Users with
+    fewer items are padded with ``pad_id`` on the left, so the most recent
+    item is always in the last column.
+    """
+    n_users = len(lengths)
+    out = np.full((n_users, window), pad_id, dtype=np.int32)
+    for u in range(n_users):
+        n = min(int(lengths[u]), window)
+        if n:
+            out[u, window - n:] = items[u, lengths[u] - n:lengths[u]]
+    return out
+
+
+def next_item_examples(items: np.ndarray, lengths: np.ndarray, window: int, *, pad_id: int) -> dict[str, np.ndarray]:
+    """Training examples for next-item prediction: (user, the previous ``window`` items) → next item.
+
+    For every position t ≥ 1 of every user's sequence, the history is the
+    ``window`` items before t (left-padded with ``pad_id``) and the target
+    is the item at t. Returns a dict of ``user`` (N,), ``history``
+    (N, window) and ``item`` (N,) int32 arrays.
+    """
+    users, histories, targets = [], [], []
+    for u in range(len(lengths)):
+        seq = items[u, :lengths[u]]
+        padded = np.concatenate([np.full(window, pad_id, np.int32), seq])
+        for t in range(1, len(seq)):
+            users.append(u)
+            histories.append(padded[t:t + window])
+            targets.append(seq[t])
+    return {"user": np.asarray(users, np.int32), "history": np.asarray(histories, np.int32).reshape(-1, window),
+            "item": np.asarray(targets, np.int32)}

@@ -182,7 +182,7 @@ def bpr_grad(pos_scores, neg_scores):
     return -jax.nn.sigmoid(neg_scores - pos_scores) / pos_scores.size
 
 
-def softmax_cross_entropy(logits, labels):
+def softmax_cross_entropy(logits, labels, where=None):
     """Softmax cross-entropy over all items, with integer labels.
 
     For row i with scores s_i ∈ ℝⁿ and true item y_i,
@@ -190,10 +190,19 @@ def softmax_cross_entropy(logits, labels):
     the log-sum-exp taken stably (shifted by max_j s_ij).
     logits: (..., n_items) float; labels: (...) int in [0, n_items);
     m = number of rows (product of the leading dimensions).
+    ``where``: optional boolean mask shaped like ``labels``; only rows where
+    it is True count, and m is their number (e.g. the real, unpadded steps
+    of padded sequences). Labels of masked-out rows are ignored.
     """
+    if where is not None:
+        where = jnp.asarray(where, bool)
+        check_same_shape("where", where, "labels", labels)
+        labels = jnp.where(where, labels, 0)
     logits, labels = _class_labels(logits, labels)
-    true_scores = jnp.take_along_axis(logits, labels[..., None], axis=-1)[..., 0]
-    return jnp.mean(jax.nn.logsumexp(logits, axis=-1) - true_scores)
+    per_row = jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(logits, labels[..., None], axis=-1)[..., 0]
+    if where is None:
+        return jnp.mean(per_row)
+    return jnp.sum(jnp.where(where, per_row, 0.0)) / jnp.maximum(jnp.sum(where), 1)
 
 
 def softmax_cross_entropy_grad(logits, labels):

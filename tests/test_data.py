@@ -258,3 +258,13 @@ def test_content_features(ml100k):
     assert user_names[2 + int(occupation[0].argmax())] == "occupation=technician"
     toy_story = dict(zip(item_names, item_x[0]))
     assert toy_story["Animation"] == toy_story["Comedy"] == 1 and toy_story["Drama"] == 0
+
+
+def test_recent_items_and_next_item_examples():
+    items = np.array([[3, 1, 4, 9], [2, 9, 9, 9], [9, 9, 9, 9]], np.int32)  # pad id 9
+    lengths = np.array([3, 1, 0])
+    assert data.recent_items(items, lengths, 2, pad_id=9).tolist() == [[1, 4], [9, 2], [9, 9]]
+    ex = data.next_item_examples(items, lengths, 2, pad_id=9)
+    assert ex["user"].tolist() == [0, 0]
+    assert ex["history"].tolist() == [[9, 3], [3, 1]]
+    assert ex["item"].tolist() == [1, 4]

@@ -263,3 +263,16 @@ def test_huber_rejects_non_positive_delta(delta):
 def test_l2_penalty_rejects_negative_weight():
     with pytest.raises(ValueError, match=r"`weight` must be a finite number >= 0; got -0.5"):
         losses.l2_penalty({"w": jnp.ones(2)}, -0.5)
+
+
+def test_softmax_cross_entropy_where_averages_only_the_real_rows():
+    rng = np.random.default_rng(11)
+    logits = jnp.asarray(rng.normal(size=(3, 4, 6)), jnp.float32)
+    labels = jnp.asarray(rng.integers(0, 6, size=(3, 4)))
+    where = jnp.asarray(rng.random((3, 4)) < 0.6).at[0, 0].set(True)
+    padded_labels = jnp.where(where, labels, 99)  # out-of-range labels on masked rows are ignored
+    ours = losses.softmax_cross_entropy(logits, padded_labels, where=where)
+    reference = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    assert np.allclose(ours, np.asarray(reference)[np.asarray(where)].mean(), rtol=1e-6)
+    with pytest.raises(ValueError, match="`where` and `labels` must have the same shape"):
+        losses.softmax_cross_entropy(logits, labels, where=where[:2])

@@ -1,0 +1,23 @@
+"""Recommenders, from the simplest baselines up.
+
+Every model is a frozen dataclass registered as a JAX pytree: its arrays are
+its parameters, so ``jax.grad`` and the optimizers act on the model itself.
+Rating models have ``predict(users, items) -> r̂`` of shape ``(m,)``; top-N
+models have a ``scores(...)`` method returning ``(n, n_items)`` scores, which
+:mod:`recsys_lite.metrics` ranks.
+
+- :mod:`~recsys_lite.models.baselines` (chapter 1): global mean, user + item
+  biases, popularity, random;
+- :mod:`~recsys_lite.models.factorization` (chapters 4–5): content MLP,
+  biased MF, NeuMF, and their losses;
+- :mod:`~recsys_lite.models.sequential` (chapters 6–7): Caser and GRU4Rec.
+"""
+
+from recsys_lite.models.baselines import *  # noqa: F401,F403
+from recsys_lite.models.baselines import __all__ as _baselines
+from recsys_lite.models.factorization import *  # noqa: F401,F403
+from recsys_lite.models.factorization import __all__ as _factorization
+from recsys_lite.models.sequential import *  # noqa: F401,F403
+from recsys_lite.models.sequential import __all__ as _sequential
+
+__all__ = [*_baselines, *_factorization, *_sequential]

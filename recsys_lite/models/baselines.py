@@ -1,0 +1,139 @@
+"""The baselines of chapter 1: every later model must beat them.
+
+Every model here is a frozen dataclass registered as a JAX pytree: its
+arrays are its parameters, so ``jax.grad`` and the optimizers act on the
+model itself. Rating models have ``predict(users, items) -> r̂`` of shape
+``(m,)``; top-N models have ``scores(users) -> s`` of shape
+``(len(users), n_items)``, which :mod:`recsys_lite.metrics` ranks.
+
+Baselines (chapter 1):
+
+- :class:`GlobalMean`:  r̂_ui = μ
+- :class:`UserItemBias`: r̂_ui = μ + b_u + b_i, regularised, fitted by
+  alternating least squares
+- :class:`Popularity`:  s_ui = number of training interactions of item i
+- :class:`RandomScores`: s_ui ~ U(0, 1), drawn from an explicit key
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from recsys_lite._checks import check_ids, check_positive
+from recsys_lite._pytree import pytree_dataclass
+
+__all__ = ["GlobalMean", "UserItemBias", "Popularity", "RandomScores"]
+
+
+def _ratings_arrays(ratings: pd.DataFrame, n_users: int, n_items: int):
+    missing = {"user", "item", "rating"} - set(ratings.columns)
+    if missing:
+        raise ValueError(f"`ratings` must have columns user, item, rating; missing {sorted(missing)}.")
+    users = check_ids("ratings['user']", ratings["user"].to_numpy(), n_users, "users")
+    items = check_ids("ratings['item']", ratings["item"].to_numpy(), n_items, "items")
+    return users, items, ratings["rating"].to_numpy(np.float64)
+
+
+@pytree_dataclass(static=("n_users", "n_items"))
+class GlobalMean:
+    """r̂_ui = μ, the mean training rating: the floor every model must beat."""
+
+    mu: jax.Array
+    n_users: int
+    n_items: int
+
+    @classmethod
+    def fit(cls, ratings: pd.DataFrame, n_users: int, n_items: int) -> "GlobalMean":
+        _, _, r = _ratings_arrays(ratings, n_users, n_items)
+        return cls(jnp.asarray(r.mean(), jnp.float32), n_users, n_items)
+
+    def predict(self, users, items) -> jax.Array:
+        """μ for each pair; ``users``, ``items``: ``(m,)`` → ``(m,)``."""
+        users = check_ids("users", users, self.n_users, "users")
+        items = check_ids("items", items, self.n_items, "items")
+        return jnp.full(users.shape, self.mu)
+
+
+@pytree_dataclass(static=("n_users", "n_items", "low", "high"))
+class UserItemBias:
+    """r̂_ui = μ + b_u + b_i, clipped to the rating scale.
+
+    Fitted by minimising Σ (r_ui − μ − b_u − b_i)² + λ_u Σ b_u² + λ_i Σ b_i²
+    with alternating least squares: holding b_u fixed, each b_i has the
+    closed form b_i = Σ_{u∈R(i)} (r_ui − μ − b_u) / (λ_i + |R(i)|), and
+    symmetrically for b_u. A few sweeps converge.
+    """
+
+    mu: jax.Array
+    user_bias: jax.Array  # (n_users,)
+    item_bias: jax.Array  # (n_items,)
+    n_users: int
+    n_items: int
+    low: float = 1.0
+    high: float = 5.0
+
+    @classmethod
+    def fit(cls, ratings: pd.DataFrame, n_users: int, n_items: int, *, reg_user: float = 15.0,
+            reg_item: float = 10.0, sweeps: int = 10) -> "UserItemBias":
+        """Fit the biases; λ_u = ``reg_user``, λ_i = ``reg_item``."""
+        check_positive("reg_user", reg_user, allow_zero=True)
+        check_positive("reg_item", reg_item, allow_zero=True)
+        users, items, r = _ratings_arrays(ratings, n_users, n_items)
+        mu = r.mean()
+        b_user, b_item = np.zeros(n_users), np.zeros(n_items)
+        n_per_user = np.bincount(users, minlength=n_users)
+        n_per_item = np.bincount(items, minlength=n_items)
+        for _ in range(sweeps):
+            b_item = np.bincount(items, r - mu - b_user[users], n_items) / (reg_item + n_per_item)
+            b_user = np.bincount(users, r - mu - b_item[items], n_users) / (reg_user + n_per_user)
+        as32 = partial(jnp.asarray, dtype=jnp.float32)
+        return cls(as32(mu), as32(b_user), as32(b_item), n_users, n_items, float(r.min()), float(r.max()))
+
+    def predict(self, users, items) -> jax.Array:
+        """r̂ for each (user, item) pair; ``(m,)``, ``(m,)`` → ``(m,)``."""
+        users = check_ids("users", users, self.n_users, "users")
+        items = check_ids("items", items, self.n_items, "items")
+        raw = self.mu + self.user_bias[users] + self.item_bias[items]
+        return jnp.clip(raw, self.low, self.high)
+
+    def scores(self, users) -> jax.Array:
+        """Unclipped μ + b_u + b_i for every item; ``(n,)`` → ``(n, n_items)``."""
+        users = check_ids("users", users, self.n_users, "users")
+        return self.mu + self.user_bias[users][:, None] + self.item_bias[None, :]
+
+
+@pytree_dataclass(static=("n_items",))
+class Popularity:
+    """s_ui = how many training interactions item i has: the same list for everyone."""
+
+    counts: jax.Array  # (n_items,)
+    n_items: int
+
+    @classmethod
+    def fit(cls, interactions: pd.DataFrame, n_items: int) -> "Popularity":
+        items = check_ids("interactions['item']", interactions["item"].to_numpy(), n_items, "items")
+        return cls(jnp.asarray(np.bincount(items, minlength=n_items), jnp.float32), n_items)
+
+    def scores(self, users) -> jax.Array:
+        """``(n,)`` user ids → ``(n, n_items)`` scores (the counts, for every user)."""
+        users = np.asarray(users)
+        return jnp.broadcast_to(self.counts, (len(users), self.n_items))
+
+
+@pytree_dataclass(static=("n_items",))
+class RandomScores:
+    """s_ui ~ U(0, 1), fixed per user by folding the user id into ``key``."""
+
+    key: jax.Array
+    n_items: int
+
+    def scores(self, users) -> jax.Array:
+        """``(n,)`` user ids → ``(n, n_items)`` uniform scores."""
+        users = jnp.asarray(np.asarray(users))
+        draw = lambda u: jax.random.uniform(jax.random.fold_in(self.key, u), (self.n_items,))
+        return jax.vmap(draw)(users)
