@@ -1,0 +1,160 @@
+"""The book's complete recommender (chapter 8), made only of the book's layers.
+
+A user is represented by up to four branches, each a row of d numbers:
+
+    user:     p_u                                   an embedding (chapter 5)
+    content:  MLP(x_u)                              age, gender, occupation (chapter 4)
+    conv:     Dense(maxpool relu(conv_h(E)) …)      the last L items (chapter 6)
+    gru:      Dense(GRU(E)_last)                    the same history, in order (chapter 7)
+
+fused by r_u = relu([branches] W_f + b_f). An item is its embedding plus its
+content, o_i = q_i + MLP(x_i) (genres, year), so a film nobody rated yet
+still has a place. Then
+
+    top-N:    s_ui = r_u · o_i + c_i                (full softmax over items)
+    ratings:  r̂_ui = μ + b_u + b_i + r_u · o_i       (½-MSE on u1)
+
+``branches`` (static) names the user branches in use; leaving one out is
+the ablation of chapter 8, and the model still trains. ``item_content``
+switches the item-content term.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from recsys_lite import losses, nn
+from recsys_lite._pytree import pytree_dataclass
+
+__all__ = ["Hybrid", "BRANCHES", "hybrid_topn_loss", "hybrid_rating_loss"]
+
+BRANCHES = ("user", "content", "conv", "gru")
+
+
+@pytree_dataclass(static=("branches", "item_content", "dropout", "low", "high"))
+class Hybrid:
+    """See the module docstring. Inputs of every method:
+
+    users (B,) ids; history (B, L) the last L item ids, right-aligned, padded
+    with id n_items on the left; user_x (B, d_u) user features; item_x
+    (n_items, d_i) the item features. Features are data, not parameters:
+    they are passed in, never trained.
+    """
+
+    history_items: nn.Embedding       # (n_items + 1, d) input embeddings, last row = padding
+    user_emb: nn.Embedding            # (n_users, d)
+    user_mlp: nn.MLP                  # d_u → d
+    convs: tuple                      # Conv1D kernels of widths 1 … L
+    conv_out: nn.Dense                # L·n_h → d
+    gru: nn.Recurrent                 # d → H
+    gru_out: nn.Dense                 # H → d
+    fuse: nn.Dense                    # len(branches)·d → d
+    items: nn.Embedding               # q_i: (n_items, d)
+    item_mlp: nn.MLP                  # d_i → d
+    item_bias: jax.Array              # c_i: (n_items,)
+    rating_user_bias: jax.Array       # b_u (n_users,), rating head only
+    rating_item_bias: jax.Array       # b_i (n_items,), rating head only
+    mu: jax.Array
+    branches: tuple = BRANCHES
+    item_content: bool = True
+    dropout: float = 0.3
+    low: float = 1.0
+    high: float = 5.0
+
+    @classmethod
+    def init(cls, key, n_users: int, n_items: int, user_dim: int, item_dim: int, *, dim: int = 64, window: int = 5,
+             n_horizontal: int = 16, hidden: int = 64, branches=BRANCHES, item_content: bool = True,
+             dropout: float = 0.3, mu: float = 0.0) -> "Hybrid":
+        branches = tuple(branches)
+        unknown = set(branches) - set(BRANCHES)
+        if not branches or unknown:
+            raise ValueError(f"`branches` must be a non-empty subset of {BRANCHES}; got {branches}.")
+        k = iter(jax.random.split(key, 12 + window))
+        small = 1.0 / dim
+        return cls(
+            history_items=nn.Embedding.init(next(k), n_items + 1, dim, stddev=small),
+            user_emb=nn.Embedding.init(next(k), n_users, dim, stddev=small),
+            user_mlp=nn.MLP.init(next(k), [user_dim, dim, dim]),
+            convs=tuple(nn.Conv1D.init(next(k), dim, n_horizontal, h) for h in range(1, window + 1)),
+            conv_out=nn.Dense.init(next(k), window * n_horizontal, dim),
+            gru=nn.Recurrent.init(next(k), dim, hidden, cell="gru"),
+            gru_out=nn.Dense.init(next(k), hidden, dim),
+            fuse=nn.Dense.init(next(k), len(branches) * dim, dim),
+            items=nn.Embedding.init(next(k), n_items, dim, stddev=small),
+            item_mlp=nn.MLP.init(next(k), [item_dim, dim, dim]),
+            item_bias=jnp.zeros(n_items),
+            rating_user_bias=jnp.zeros(n_users),
+            rating_item_bias=jnp.zeros(n_items),
+            mu=jnp.asarray(mu, jnp.float32),
+            branches=branches, item_content=item_content, dropout=dropout,
+        )
+
+    @property
+    def n_items(self) -> int:
+        return self.items.num_embeddings
+
+    @property
+    def window(self) -> int:
+        return len(self.convs)
+
+    def item_vectors(self, item_x) -> jax.Array:
+        """o_i for every item: (n_items, d_i) → (n_items, d)."""
+        q = self.items.table
+        return q + self.item_mlp(item_x) if self.item_content else q
+
+    def represent(self, users, history, user_x, *, key=None) -> jax.Array:
+        """r_u: (B,), (B, L), (B, d_u) → (B, d). ``key`` turns dropout on.
+
+        ``users=None`` is a user the model has never seen: the user branch
+        then gets the mean user embedding.
+        """
+        real = history < self.n_items
+        E = jnp.where(real[..., None], self.history_items(history), 0.0)        # (B, L, d)
+        parts = []
+        for branch in self.branches:
+            if branch == "user":
+                table = self.user_emb.table
+                parts.append(jnp.broadcast_to(table.mean(0), (history.shape[0], table.shape[1]))
+                             if users is None else self.user_emb(users))
+            elif branch == "content":
+                parts.append(self.user_mlp(user_x))
+            elif branch == "conv":
+                pooled = [nn.max_pool_over_time(jax.nn.relu(conv(E))) for conv in self.convs]
+                parts.append(self.conv_out(jnp.concatenate(pooled, axis=-1)))
+            else:  # "gru": the history is right-aligned; move its real steps first, in order
+                order = jnp.argsort(~real, axis=1, stable=True)
+                aligned = jnp.take_along_axis(E, order[..., None], axis=1)
+                _, state = self.gru(aligned, real.sum(axis=1))
+                parts.append(self.gru_out(state))
+        fused = jnp.concatenate(parts, axis=-1)
+        if key is not None and self.dropout > 0:
+            fused = nn.Dropout(self.dropout)(fused, key=key)
+        return jax.nn.relu(self.fuse(fused))
+
+    def scores(self, users, history, user_x, item_x, *, key=None) -> jax.Array:
+        """Top-N scores s_ui for every item: → (B, n_items)."""
+        return self.represent(users, history, user_x, key=key) @ self.item_vectors(item_x).T + self.item_bias
+
+    def rate(self, users, items, history, user_x, item_x, *, key=None) -> jax.Array:
+        """Unclipped r̂_ui = μ + b_u + b_i + r_u · o_i for (user, item) pairs: → (B,)."""
+        r = self.represent(users, history, user_x, key=key)
+        o = self.item_vectors(item_x)[items]
+        return self.mu + self.rating_user_bias[users] + self.rating_item_bias[items] + jnp.sum(r * o, axis=-1)
+
+    def predict(self, users, items, history, user_x, item_x) -> jax.Array:
+        """r̂ clipped to the rating scale."""
+        return jnp.clip(self.rate(users, items, history, user_x, item_x), self.low, self.high)
+
+
+def hybrid_topn_loss(model: Hybrid, batch, key, *, item_x) -> jax.Array:
+    """Softmax cross-entropy of the next item; batch: user, history, user_x, item."""
+    logits = model.scores(batch["user"], batch["history"], batch["user_x"], item_x, key=key)
+    return losses.softmax_cross_entropy(logits, batch["item"])
+
+
+def hybrid_rating_loss(model: Hybrid, batch, key, *, item_x, reg: float = 0.0) -> jax.Array:
+    """½-MSE of the rating head, plus ½λ‖θ‖² when ``reg`` > 0; batch: user, item, history, user_x, rating."""
+    pred = model.rate(batch["user"], batch["item"], batch["history"], batch["user_x"], item_x, key=key)
+    penalty = losses.l2_penalty(model, reg) if reg else 0.0
+    return losses.mse(pred, batch["rating"]) + penalty
