@@ -148,8 +148,9 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
             the choice of the returned model (default: its first entry).
         mode: ``"max"`` if a larger ``monitor`` is better, else ``"min"``.
         patience: stop after this many epochs without improvement (None: never).
-        progress: show a progress bar; None means yes, except while building
-            the book or under pytest (a summary line is printed instead).
+        progress: show a progress bar. None (the default) means yes, except
+            while building the book or under pytest, where one summary line
+            is printed instead; False means nothing at all.
         desc: the progress bar's label.
 
     Returns:
@@ -237,7 +238,7 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
             break
     if bar is not None:
         bar.close()
-    else:
+    elif progress is None:  # quiet because of the book build: say what happened in one line
         _print_summary(desc, history, time.perf_counter() - started)
     return best_model, history
 

@@ -117,6 +117,8 @@ def test_every_page_works_offline(site, browser):
                     slider.focus()
                     top = int(slider.get_attribute("max"))
                     page.keyboard.press("Home")
+                    seen.add(frame.get_attribute("src"))
+                    assert slider.input_value() == "0"
                     for _ in range(top):
                         page.keyboard.press("ArrowRight")
                         seen.add(frame.get_attribute("src"))
