@@ -6,14 +6,16 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 HTML   := _build/html
 PORT   ?= 8000
 
-.PHONY: book test lab serve clean help
+.PHONY: book test bench lab serve clean help
 
 help:
 	@echo "make book   build the website into $(HTML) (sets up .venv first)"
 	@echo "make test   run every test, including a full book build and the browser test"
+	@echo "make bench  run the benchmarks (speed, quality, book timing); see benchmarks/RESULTS.md"
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make serve  serve the built site on http://127.0.0.1:$(PORT)"
 	@echo "make clean  remove build outputs (keeps .venv)"
@@ -24,14 +26,25 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
+# The benchmarks' peers (Flax, Surprise, implicit), pinned in
+# requirements-bench.txt: the tests run each benchmark on a tiny configuration.
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	@touch $(BENCH_STAMP)
+
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --builder html
 	@echo
 	@echo "The book is built. Open $(CURDIR)/$(HTML)/index.html"
 	@echo "or run 'make serve' and visit http://127.0.0.1:$(PORT)"
 
-test: $(STAMP)
+test: $(BENCH_STAMP)
 	$(PY) -m pytest
+
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/quality.py
+	$(PY) benchmarks/book.py
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab chapters/

@@ -1,0 +1,39 @@
+"""The benchmark scripts run end to end on a tiny configuration (their numbers are not checked here)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, _data_root
+
+pytest.importorskip("flax", reason="the `bench` extra is not installed (pip install -e '.[bench]')")
+pytest.importorskip("surprise", reason="the `bench` extra is not installed (pip install -e '.[bench]')")
+pytest.importorskip("implicit", reason="the `bench` extra is not installed (pip install -e '.[bench]')")
+
+
+def _run(script: str) -> str:
+    env = dict(os.environ)
+    root = _data_root()
+    if root is not None:
+        env["RECSYS_LITE_DATA"] = str(root)
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--tiny"], env=env,
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_speed_benchmark_runs():
+    out = _run("speed.py")
+    for model in ("biased MF", "Caser", "GRU4Rec"):
+        assert f"| {model}" in out
+    assert "Surprise SVD (defaults): u1.test RMSE" in out
+
+
+def test_quality_benchmark_runs():
+    out = _run("quality.py")
+    for model in ("user + item biases", "Surprise SVD++", "popularity", "Caser (recsys_lite)", "implicit ALS"):
+        assert f"| {model} |" in out
