@@ -1,0 +1,168 @@
+"""Data-parallel training with ``jax.sharding``: the appendix's few helpers.
+
+JAX does the work. We only say *where* arrays live; ``jax.jit`` compiles the
+same training step for one device or many, and XLA inserts the communication
+(the all-reduce that sums the gradients of the per-device shards of a batch):
+
+    mesh = make_mesh()                         # a 1-D Mesh over jax.devices(), axis "data"
+    model = replicate(model, mesh)             # or shard_rows(...) for its big tables
+    opt_state = init_optimizer(optimizer, model, mesh)
+    step = data_parallel_step(loss_fn, optimizer)
+    model, opt_state, loss = step(model, opt_state, shard_batch(batch, mesh), key)
+
+With D devices and a batch of m rows, device d holds rows d·m/D … (d+1)·m/D − 1
+and computes the gradient of its share; the gradient of the whole batch,
+
+    ∇J_B(θ) = 1/m Σ_{i∈B} ∇ℓ_i(θ) = Σ_d (1/m) Σ_{i∈B_d} ∇ℓ_i(θ),
+
+is the sum over devices, the same number up to the order of float32 additions.
+Embedding tables that do not fit one device can be split by rows instead
+(:func:`shard_rows`): device d then holds rows d·n/D … (d+1)·n/D − 1.
+
+The meshes here use ``Auto`` axes (the ``Mesh`` default): the compiler
+propagates the shardings of the inputs through the program.
+
+To try this on one CPU, simulate D devices by setting, before JAX is imported,
+``XLA_FLAGS=--xla_force_host_platform_device_count=D`` and ``PJRT_NPROC=2D``.
+(XLA's CPU client gives its thread pool max(cores, D) threads; with fewer
+cores than D that is one thread per device, and a step with several
+independent collectives, such as one all-gather per row-sharded table, can
+deadlock waiting for a thread. Two per device leave room.)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from recsys_lite._checks import describe
+from recsys_lite.optim import apply_updates
+
+__all__ = ["make_mesh", "shard_batch", "replicate", "pad_rows", "shard_rows", "init_optimizer", "data_parallel_step"]
+
+
+def make_mesh(n_devices: int | None = None, axis: str = "data") -> Mesh:
+    """A 1-D mesh over the first ``n_devices`` of ``jax.devices()`` (all of them by default).
+
+    The mesh names the device axis (``axis``) so that shardings can refer to it:
+    ``NamedSharding(mesh, P("data"))`` splits an array's first dimension over it.
+    """
+    devices = jax.devices()
+    if n_devices is None:
+        n_devices = len(devices)
+    if isinstance(n_devices, bool) or not isinstance(n_devices, (int, np.integer)) or not 1 <= n_devices <= len(devices):
+        raise ValueError(f"`n_devices` must be an integer in [1, {len(devices)}] (the devices JAX sees: "
+                         f"{len(devices)} {devices[0].platform.upper()}); got {describe(n_devices)}.")
+    return Mesh(np.array(devices[:n_devices]), (axis,))
+
+
+def _axis_size(mesh: Mesh, axis: str) -> int:
+    if axis not in mesh.shape:
+        raise ValueError(f"`axis` must be one of the mesh's axes {tuple(mesh.shape)}; got {axis!r}.")
+    return mesh.shape[axis]
+
+
+def shard_batch(batch: Mapping[str, Any], mesh: Mesh, axis: str = "data") -> dict[str, jax.Array]:
+    """Split every array of ``batch`` along its first dimension over the devices of ``axis``.
+
+    ``batch``: dict of arrays of shape (m, ...); with D devices on ``axis``,
+    each device receives a (m/D, ...) slice, placed with
+    ``NamedSharding(mesh, P(axis))``. m must be a multiple of D.
+    """
+    if not isinstance(batch, Mapping) or not batch:
+        raise TypeError(f"`batch` must be a non-empty dict of arrays; got {describe(batch)}.")
+    n = _axis_size(mesh, axis)
+    sharding = NamedSharding(mesh, P(axis))
+    out = {}
+    for name, value in batch.items():
+        if np.ndim(value) == 0:
+            raise ValueError(f"`batch[{name!r}]` must have a leading batch dimension; got {describe(value)}.")
+        m = np.shape(value)[0]
+        if m % n:
+            raise ValueError(f"`batch[{name!r}]` has {m} rows, which do not split evenly over the {n} devices "
+                             f"of mesh axis {axis!r}; use a batch size that is a multiple of {n} "
+                             f"(e.g. {max(n, m - m % n)}).")
+        out[name] = jax.device_put(value, sharding)
+    return out
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """Put a full copy of every leaf of ``tree`` (a model, an optimizer state) on every device: ``P()``."""
+    return jax.device_put(tree, NamedSharding(mesh, P()))
+
+
+def pad_rows(table: Any, multiple: int) -> jax.Array:
+    """Append zero rows to ``table`` (n, ...) so that its row count is a multiple of ``multiple``.
+
+    Returns (⌈n/multiple⌉·multiple, ...). Ids stay < n, so the padding is never
+    looked up: its gradient is zero and an optimizer leaves it at zero.
+    """
+    table = jnp.asarray(table)
+    if table.ndim == 0:
+        raise ValueError(f"`table` must have rows; got {describe(table)}.")
+    if isinstance(multiple, bool) or not isinstance(multiple, (int, np.integer)) or multiple < 1:
+        raise ValueError(f"`multiple` must be a positive integer; got {describe(multiple)}.")
+    extra = -table.shape[0] % multiple
+    return jnp.pad(table, [(0, extra)] + [(0, 0)] * (table.ndim - 1))
+
+
+def shard_rows(table: Any, mesh: Mesh, axis: str = "data") -> jax.Array:
+    """Split an embedding table E (n, K) — or a bias vector (n,) — by rows over ``axis``.
+
+    With D devices each holds n/D rows. The sharding is ``P(axis)``, the same
+    as ``P(axis, None)``: dimensions not named are not split. (We write the
+    short form because it is the one the compiler hands back, and jit compiles
+    anew for a sharding spelled differently.) n must be a multiple of D (see
+    :func:`pad_rows`).
+    """
+    n = _axis_size(mesh, axis)
+    if np.ndim(table) == 0:
+        raise ValueError(f"`table` must have rows; got {describe(table)}.")
+    rows = np.shape(table)[0]
+    if rows % n:
+        raise ValueError(f"`table` has {rows} rows, which do not split evenly over the {n} devices of mesh "
+                         f"axis {axis!r}; pad it first with pad_rows(table, {n}) (to {rows + -rows % n} rows).")
+    return jax.device_put(table, NamedSharding(mesh, P(axis)))
+
+
+def init_optimizer(optimizer, model: Any, mesh: Mesh) -> Any:
+    """``optimizer.init(model)``, every leaf on the mesh.
+
+    Moments shaped like a parameter (Adam's m and v) come out placed like that
+    parameter, replicated or split by rows; the rest (the step count t) is
+    replicated. Placed this way, the state has the shardings the step returns,
+    so the jitted step compiles once rather than again after its first call.
+    """
+
+    def place(leaf):
+        if isinstance(getattr(leaf, "sharding", None), NamedSharding) and leaf.sharding.mesh == mesh:
+            return leaf
+        return jax.device_put(leaf, NamedSharding(mesh, P()))
+
+    return jax.tree_util.tree_map(place, optimizer.init(model))
+
+
+def data_parallel_step(loss_fn: Callable, optimizer) -> Callable:
+    """One jitted training step, for 1 device or many: the code does not change.
+
+    ``loss_fn(model, batch, key) -> J`` (a scalar) and an optax-shaped
+    ``optimizer``. The returned ``step(model, opt_state, batch, key)`` computes
+
+        J, g = J_B(θ_t), ∇J_B(θ_t);   u_t, s_{t+1} = update(g, s_t, θ_t);   θ_{t+1} = θ_t + u_t
+
+    and returns ``(θ_{t+1}, s_{t+1}, J)``. Nothing in it mentions devices: the
+    shardings of the inputs (a batch from :func:`shard_batch`, a model from
+    :func:`replicate` or :func:`shard_rows`) tell the compiler where each
+    piece runs and which sums need an all-reduce across devices.
+    """
+
+    def step(model, opt_state, batch, key):
+        loss, grads = jax.value_and_grad(loss_fn)(model, batch, key)
+        updates, opt_state = optimizer.update(grads, opt_state, model)
+        return apply_updates(model, updates), opt_state, loss
+
+    return jax.jit(step)

@@ -1,0 +1,259 @@
+"""parallel: the data-parallel step on 8 devices trains as it does on 1; shardings are what they say.
+
+pytest's process has one CPU device, and JAX fixes the number of devices when
+it starts. So the 8-device half runs in a child process started with
+``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (and ``PJRT_NPROC=16``,
+see ``eight_devices``); it reports its numbers as JSON, and this process trains
+the same model on its single device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from recsys_lite import models, nn, optim, parallel
+
+N_DEVICES = 8
+N_USERS, N_ITEMS, DIM = 61, 37, 8   # row counts not divisible by 8, on purpose
+BATCH, STEPS = 256, 12
+# The 8-device gradient is the sum of 8 partial sums: the same numbers added in
+# another order, so float32 results differ by rounding only. Measured here (jax
+# 0.10.2, x86-64): after 12 Adam steps 686 of the 883 parameters differ, by at
+# most 3.7e-7 (|θ| ≤ 2.9); |Δθ| ≤ atol + rtol·|θ| holds from atol = 2.3e-7 with
+# rtol = 1e-5; losses agree to 2.1e-7 relative. We test rtol = 1e-5, atol = 1e-6:
+# about 4 times the measured need, for other CPUs and XLA versions.
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def _problem():
+    """A small BiasedMF, Adam, and STEPS batches of random (user, item, rating) rows."""
+    rng = np.random.default_rng(0)
+    batches = [{"user": rng.integers(0, N_USERS, BATCH).astype(np.int32),
+                "item": rng.integers(0, N_ITEMS, BATCH).astype(np.int32),
+                "rating": rng.integers(1, 6, BATCH).astype(np.float32)} for _ in range(STEPS)]
+    model = models.BiasedMF.init(jax.random.key(0), N_USERS, N_ITEMS, DIM, mu=3.0)
+    optimizer = optim.adam(0.05)
+    step = parallel.data_parallel_step(partial(models.rating_loss, reg=0.05), optimizer)
+    return model, optimizer, step, batches
+
+
+def _train(model, optimizer, step, batches, mesh=None):
+    opt_state = optimizer.init(model) if mesh is None else parallel.init_optimizer(optimizer, model, mesh)
+    put_batch = (lambda b: b) if mesh is None else (lambda b: parallel.shard_batch(b, mesh))
+    losses = []
+    for t, batch in enumerate(batches):
+        model, opt_state, loss = step(model, opt_state, put_batch(batch), jax.random.key(t))
+        losses.append(float(loss))
+    return model, losses
+
+
+def _leaves(model) -> dict[str, list]:
+    """The model's arrays by name, as nested lists of floats (exact in JSON)."""
+    return {jax.tree_util.keystr(path): np.asarray(leaf).tolist()
+            for path, leaf in jax.tree_util.tree_flatten_with_path(model)[0]}
+
+
+def _row_sharded(model, mesh):
+    """The model with every table padded to a multiple of 8 rows and split by rows."""
+    rows = lambda table: parallel.shard_rows(parallel.pad_rows(table, N_DEVICES), mesh)
+    return dataclasses.replace(model, mu=parallel.replicate(model.mu, mesh),
+                               user_bias=rows(model.user_bias), item_bias=rows(model.item_bias),
+                               users=nn.Embedding(rows(model.users.table)), items=nn.Embedding(rows(model.items.table)))
+
+
+def _unpadded(leaves: dict) -> dict:
+    """Drop the padding rows (the rows past N_USERS or N_ITEMS) from ``_leaves``' output."""
+    rows = {".user_bias": N_USERS, ".users.table": N_USERS, ".item_bias": N_ITEMS, ".items.table": N_ITEMS}
+    return {name: value[:rows[name]] if name in rows else value for name, value in leaves.items()}
+
+
+def _child() -> dict:
+    """Runs in the 8-device process: train replicated and row-sharded, report shardings and errors."""
+    assert jax.device_count() == N_DEVICES, jax.devices()
+    mesh = parallel.make_mesh()
+    model, optimizer, step, batches = _problem()
+    out = {"n_devices": jax.device_count()}
+
+    batch = parallel.shard_batch(batches[0], mesh)
+    out["batch_shards"] = {name: [list(s.data.shape) for s in arr.addressable_shards] for name, arr in batch.items()}
+    out["batch_devices"] = len({s.device.id for s in batch["user"].addressable_shards})
+    out["batch_spec"] = list(batch["user"].sharding.spec)
+    replicated = parallel.replicate(model, mesh)
+    out["replicated_shards"] = [list(s.data.shape) for s in replicated.users.table.addressable_shards]
+    rows = _row_sharded(model, mesh)
+    out["row_shards"] = [list(s.data.shape) for s in rows.users.table.addressable_shards]
+    out["row_spec"] = list(rows.users.table.sharding.spec)
+
+    hlo = step.lower(replicated, optimizer.init(replicated), batch, jax.random.key(0)).compile().as_text()
+    out["all_reduces"] = hlo.count("all-reduce(")
+
+    trained, out["losses"] = _train(replicated, optimizer, step, batches, mesh)
+    jax.block_until_ready(trained)
+    out["trained_spec"] = list(trained.users.table.sharding.spec)
+    out["replicated"] = _leaves(trained)
+    trained_rows, out["row_losses"] = _train(rows, optimizer, step, batches, mesh)
+    cache_size = getattr(step, "_cache_size", None)  # private in jax 0.10: how many executables jit holds
+    out["compilations"] = cache_size() if cache_size else None
+    jax.block_until_ready(trained_rows)
+    leaves = _leaves(trained_rows)
+    out["row_padding_max"] = float(np.max(np.abs(np.array(leaves[".users.table"])[N_USERS:])))
+    out["row_sharded"] = _unpadded(leaves)
+
+    for name, call in [("batch_error", lambda: parallel.shard_batch({"user": np.zeros(100, np.int32)}, mesh)),
+                       ("rows_error", lambda: parallel.shard_rows(np.zeros((N_USERS, DIM)), mesh))]:
+        try:
+            call()
+            out[name] = None
+        except ValueError as error:
+            out[name] = str(error)
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs() -> tuple[dict, tuple[dict, list]]:
+    """Start the 8-device child, train on this process's one device meanwhile, then read the child."""
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={N_DEVICES}").strip()
+    env["JAX_PLATFORMS"] = "cpu"
+    # XLA's CPU client has max(cores, devices) threads: on a 2-core machine one per
+    # device, and a step with several independent collectives (the row-sharded
+    # one has an all-gather per table) can then deadlock. Two per device suffice.
+    env.setdefault("PJRT_NPROC", str(2 * N_DEVICES))
+    code = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            "import test_parallel; print(json.dumps(test_parallel._child()))")
+    child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        with jax.default_device(jax.devices("cpu")[0]):
+            model, optimizer, step, batches = _problem()
+            trained, losses = _train(model, optimizer, step, batches)
+            one = (_leaves(trained), losses)
+        stdout, stderr = child.communicate(timeout=240)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 0, stderr[-3000:]
+    return json.loads(stdout.strip().splitlines()[-1]), one
+
+
+@pytest.fixture(scope="module")
+def eight_devices(runs) -> dict:
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def one_device(runs) -> tuple[dict, list]:
+    return runs[1]
+
+
+def _assert_same_model(got: dict, want: dict):
+    assert got.keys() == want.keys()
+    for name in want:
+        np.testing.assert_allclose(np.array(got[name]), np.array(want[name]), rtol=RTOL, atol=ATOL, err_msg=name)
+
+
+def test_the_child_sees_eight_devices(eight_devices):
+    assert eight_devices["n_devices"] == N_DEVICES
+
+
+def test_a_sharded_batch_is_split_over_the_eight_devices(eight_devices):
+    assert eight_devices["batch_devices"] == N_DEVICES
+    assert eight_devices["batch_spec"] == ["data"]
+    for name, shards in eight_devices["batch_shards"].items():
+        assert shards == [[BATCH // N_DEVICES]] * N_DEVICES, name
+
+
+def test_replicated_and_row_sharded_tables(eight_devices):
+    assert eight_devices["replicated_shards"] == [[N_USERS, DIM]] * N_DEVICES
+    padded = -(-N_USERS // N_DEVICES) * N_DEVICES
+    assert eight_devices["row_shards"] == [[padded // N_DEVICES, DIM]] * N_DEVICES
+    assert eight_devices["row_spec"] == ["data"]
+
+
+def test_xla_inserts_an_all_reduce_and_the_model_stays_replicated(eight_devices):
+    assert eight_devices["all_reduces"] >= 1
+    assert eight_devices["trained_spec"] == []
+
+
+def test_the_step_compiles_once_per_placement(eight_devices):
+    if eight_devices["compilations"] is None:
+        pytest.skip("this jax has no jit._cache_size")
+    assert eight_devices["compilations"] == 2  # replicated, row-sharded
+
+
+def test_eight_devices_train_the_same_model_as_one(eight_devices, one_device):
+    params, losses = one_device
+    np.testing.assert_allclose(eight_devices["losses"], losses, rtol=RTOL)
+    _assert_same_model(eight_devices["replicated"], params)
+
+
+def test_row_sharded_tables_train_the_same_model_and_keep_the_padding_at_zero(eight_devices, one_device):
+    params, losses = one_device
+    np.testing.assert_allclose(eight_devices["row_losses"], losses, rtol=RTOL)
+    _assert_same_model(eight_devices["row_sharded"], params)
+    assert eight_devices["row_padding_max"] == 0.0
+
+
+def test_the_comparison_can_fail(one_device):
+    params, _ = one_device
+    moved = dict(params)
+    moved[".users.table"] = (np.array(params[".users.table"]) + 10 * ATOL).tolist()
+    with pytest.raises(AssertionError):
+        _assert_same_model(moved, params)
+
+
+def test_uneven_splits_are_refused_with_a_clear_message(eight_devices):
+    assert "`batch['user']` has 100 rows" in eight_devices["batch_error"]
+    assert "8 devices" in eight_devices["batch_error"] and "multiple of 8" in eight_devices["batch_error"]
+    assert "61 rows" in eight_devices["rows_error"] and "pad_rows(table, 8)" in eight_devices["rows_error"]
+
+
+def test_make_mesh_checks_the_device_count():
+    mesh = parallel.make_mesh(1)
+    assert mesh.shape == {"data": 1}
+    with pytest.raises(ValueError, match="n_devices"):
+        parallel.make_mesh(jax.device_count() + 1)
+
+
+def test_pad_rows_appends_zero_rows():
+    table = jnp.ones((5, 3))
+    padded = parallel.pad_rows(table, 4)
+    assert padded.shape == (8, 3)
+    assert np.all(np.asarray(padded[:5]) == 1) and np.all(np.asarray(padded[5:]) == 0)
+    assert parallel.pad_rows(jnp.ones(8), 4).shape == (8,)
+    with pytest.raises(ValueError, match="multiple"):
+        parallel.pad_rows(table, 0)
+
+
+def test_the_step_is_a_gradient_step_and_takes_optax_unchanged():
+    """Reference: three jitted steps written with jax.grad and optax itself."""
+    optax = pytest.importorskip("optax")
+    model, _, _, batches = _problem()
+    loss_fn = partial(models.rating_loss, reg=0.05)
+    optimizer = optax.adam(0.05)
+    step = parallel.data_parallel_step(loss_fn, optimizer)
+
+    @jax.jit
+    def reference(params, state, batch):
+        updates, state = optimizer.update(jax.grad(loss_fn)(params, batch), state, params)
+        return optax.apply_updates(params, updates), state
+
+    ours, ours_state = model, optimizer.init(model)
+    theirs, theirs_state = model, optimizer.init(model)
+    for t, batch in enumerate(batches[:3]):
+        ours, ours_state, _ = step(ours, ours_state, batch, jax.random.key(t))
+        theirs, theirs_state = reference(theirs, theirs_state, batch)
+    for got, want in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-7)
