@@ -6,8 +6,9 @@ update for each with ``lax.scan``,
 
     θ_{t+1} = θ_t + update(∇J_B(θ_t)),      J_B = loss_fn(θ, batch B)
 
-so an epoch costs one call from Python, and the function is traced once for
-the whole run (the data's shapes never change). Rows that do not fill a last
+so an epoch costs one call from Python, and the function is compiled once for
+the whole run (the data's shapes never change), and reused by later calls
+with the same ``loss_fn`` and ``optimizer`` objects. Rows that do not fill a last
 batch are left out of that epoch; the next epoch's permutation differs, so
 every row is used across epochs.
 
@@ -23,6 +24,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Mapping
 
 import jax
@@ -170,25 +172,7 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
     batch_size = min(int(batch_size), m)
     n_batches = m // batch_size
     arrays = {name: jnp.asarray(value) for name, value in data.items()}
-
-    def step(carry, batch_and_key):
-        model, opt_state = carry
-        batch, step_key = batch_and_key
-        loss, grads = jax.value_and_grad(loss_fn)(model, batch, step_key)
-        updates, opt_state = optimizer.update(grads, opt_state, model)
-        model = apply_updates(model, updates)
-        return (model, opt_state), loss
-
-    def batches(epoch_key):
-        shuffle_key, steps_key = jax.random.split(epoch_key)
-        order = jax.random.permutation(shuffle_key, m)[: n_batches * batch_size].reshape(n_batches, batch_size)
-        stacked = {name: value[order] for name, value in arrays.items()}
-        return stacked, jax.random.split(steps_key, n_batches)
-
-    @jax.jit
-    def run_epoch(model, opt_state, epoch_key):
-        (model, opt_state), losses = jax.lax.scan(step, (model, opt_state), batches(epoch_key))
-        return model, opt_state, losses
+    run_epoch = partial(_run_epoch, loss_fn=_Same(loss_fn), optimizer=_Same(optimizer), batch_size=batch_size)
 
     history = History(monitor=None)
     opt_state = optimizer.init(model)
@@ -204,10 +188,11 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
     for epoch in range(epochs):
         tick = time.perf_counter()
         epoch_key = jax.random.fold_in(key, epoch)
-        new_model, new_state, losses = run_epoch(model, opt_state, epoch_key)
+        new_model, new_state, losses = run_epoch(model, opt_state, epoch_key, arrays)
         losses = np.asarray(losses)
         if not np.all(np.isfinite(losses)):
-            _explain_divergence(step, model, opt_state, batches(epoch_key), epoch, n_batches)
+            _explain_divergence(loss_fn, optimizer, model, opt_state,
+                                _epoch_batches(arrays, epoch_key, batch_size), epoch, n_batches)
         model, opt_state = new_model, new_state
         history.train_loss.append(float(losses.mean()))
         if validate is not None:
@@ -243,6 +228,51 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
     return best_model, history
 
 
+class _Same:
+    """A static jit argument that is equal to another only if it wraps the very same object."""
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __eq__(self, other):
+        return isinstance(other, _Same) and other.obj is self.obj
+
+
+def _step(carry, batch_and_key, *, loss_fn, optimizer):
+    """One update θ ← θ + update(∇J_B(θ)) on one minibatch B."""
+    model, opt_state = carry
+    batch, step_key = batch_and_key
+    loss, grads = jax.value_and_grad(loss_fn)(model, batch, step_key)
+    updates, opt_state = optimizer.update(grads, opt_state, model)
+    return (apply_updates(model, updates), opt_state), loss
+
+
+def _epoch_batches(arrays, epoch_key, batch_size: int):
+    """The epoch's shuffled minibatches, stacked: each array (n_batches, batch_size, ...), and a key per step."""
+    m = len(next(iter(arrays.values())))
+    n_batches = m // batch_size
+    shuffle_key, steps_key = jax.random.split(epoch_key)
+    order = jax.random.permutation(shuffle_key, m)[: n_batches * batch_size].reshape(n_batches, batch_size)
+    return {name: value[order] for name, value in arrays.items()}, jax.random.split(steps_key, n_batches)
+
+
+@partial(jax.jit, static_argnames=("loss_fn", "optimizer", "batch_size"))
+def _run_epoch(model, opt_state, epoch_key, arrays, *, loss_fn, optimizer, batch_size):
+    """One epoch as one compiled program: a ``lax.scan`` of :func:`_step` over the minibatches.
+
+    The data are an argument, not a constant baked into the program, and the
+    loss and optimizer are static: calling :func:`fit` again with the same
+    ``loss_fn`` and ``optimizer`` objects and data of the same shapes reuses
+    the compiled epoch instead of compiling it again.
+    """
+    step = partial(_step, loss_fn=loss_fn.obj, optimizer=optimizer.obj)
+    (model, opt_state), losses = jax.lax.scan(step, (model, opt_state), _epoch_batches(arrays, epoch_key, batch_size))
+    return model, opt_state, losses
+
+
 def _print_summary(desc: str, history: History, seconds: float) -> None:
     line = f"{desc}: {history.epochs} epochs in {seconds:.1f} s, final training loss {history.train_loss[-1]:.4f}"
     if history.monitor:
@@ -254,10 +284,10 @@ def _print_summary(desc: str, history: History, seconds: float) -> None:
         print(line)
 
 
-def _explain_divergence(step, model, opt_state, epoch_batches, epoch: int, n_batches: int):
+def _explain_divergence(loss_fn, optimizer, model, opt_state, epoch_batches, epoch: int, n_batches: int):
     """Replay a diverged epoch one step at a time and raise with the culprit."""
     stacked, keys = epoch_batches
-    one_step = jax.jit(step)
+    one_step = jax.jit(partial(_step, loss_fn=loss_fn, optimizer=optimizer))
     for b in range(n_batches):
         batch = {name: value[b] for name, value in stacked.items()}
         (next_model, next_state), loss = one_step((model, opt_state), (batch, keys[b]))

@@ -68,8 +68,19 @@ def test_short_training_beats_popularity_on_structured_data(world, trained):
 def test_each_branch_can_be_switched_off_and_the_model_still_trains(world, left_out):
     branches = tuple(b for b in models.BRANCHES if b != left_out)
     model, history = _train(world, _init(branches), epochs=4)
-    assert model.fuse.in_features == len(branches) * 8
+    assert model.fuse.in_features == len([b for b in branches if b != "user"]) * 8
     assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_with_only_the_user_branch_the_hybrid_is_matrix_factorisation(world):
+    """r_u = p_u, so s_ui = p_u · q_i + c_i: the same scores as MF's dot product, computed in numpy."""
+    model = _init(("user",), item_content=False)
+    assert model.fuse is None
+    users = np.arange(N_USERS)
+    history = np.full((N_USERS, WINDOW), N_ITEMS)
+    scores = model.scores(users, history, jnp.zeros((N_USERS, 3)), jnp.asarray(world[3]))
+    by_hand = np.asarray(model.user_emb.table) @ np.asarray(model.items.table).T + np.asarray(model.item_bias)
+    np.testing.assert_allclose(np.asarray(scores), by_hand, rtol=1e-5, atol=1e-6)
 
 
 def test_item_content_can_be_switched_off(world):

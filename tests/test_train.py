@@ -90,6 +90,26 @@ def test_the_epoch_is_traced_once():
     assert len(traces) == one_epoch <= 2
 
 
+def test_a_second_fit_with_the_same_loss_and_optimizer_reuses_the_compiled_epoch():
+    traces = []
+
+    def counting_loss(model, batch, key):
+        traces.append(1)
+        return _mse(model, batch, key)
+
+    adam = optax.adam(0.01)
+    first, _ = fit(ZERO, counting_loss, _toy(seed=1), adam, key=jax.random.key(0), epochs=2, batch_size=64,
+                   progress=False)
+    traced = len(traces)
+    second, _ = fit(ZERO, counting_loss, _toy(seed=2), adam, key=jax.random.key(0), epochs=2, batch_size=64,
+                    progress=False)
+    assert len(traces) == traced  # not traced again: new data of the same shapes are an argument
+    assert not np.allclose(first.w, second.w)  # and the new data were used
+    fit(ZERO, counting_loss, _toy(seed=2), optax.adam(0.02), key=jax.random.key(0), epochs=1, batch_size=64,
+        progress=False)
+    assert len(traces) > traced  # another optimizer object: compiled anew
+
+
 def test_nan_in_the_data_stops_and_names_the_step():
     data = _toy(m=256)
     data["x"][200, 1] = np.nan

@@ -1,15 +1,22 @@
 """The book's complete recommender (chapter 8), made only of the book's layers.
 
-A user is represented by up to four branches, each a row of d numbers:
+A user is represented by up to four branches. Three of them read what the
+user is and did, each giving a row of d numbers,
 
-    user:     p_u                                   an embedding (chapter 5)
     content:  MLP(x_u)                              age, gender, occupation (chapter 4)
     conv:     Dense(maxpool relu(conv_h(E)) …)      the last L items (chapter 6)
     gru:      Dense(GRU(E)_last)                    the same history, in order (chapter 7)
 
-fused by r_u = relu([branches] W_f + b_f). An item is its embedding plus its
-content, o_i = q_i + MLP(x_i) (genres, year), so a film nobody rated yet
-still has a place. Then
+and are fused by z_u = relu([branches] W_f + b_f); the fourth is the user's
+own embedding p_u (chapter 5), added to the fused row as in MF:
+
+    r_u = z_u + p_u
+
+so with only the user branch the model *is* matrix factorisation, and the
+other branches learn what the embedding cannot (the order of recent films,
+a user never seen in training). An item is its embedding plus its content,
+o_i = q_i + MLP(x_i) (genres, year), so a film nobody rated yet still has a
+place. Then
 
     top-N:    s_ui = r_u · o_i + c_i                (full softmax over items)
     ratings:  r̂_ui = μ + b_u + b_i + r_u · o_i       (½-MSE on u1)
@@ -49,7 +56,7 @@ class Hybrid:
     conv_out: nn.Dense                # L·n_h → d
     gru: nn.Recurrent                 # d → H
     gru_out: nn.Dense                 # H → d
-    fuse: nn.Dense                    # len(branches)·d → d
+    fuse: nn.Dense | None             # (number of non-user branches)·d → d; None if there are none
     items: nn.Embedding               # q_i: (n_items, d)
     item_mlp: nn.MLP                  # d_i → d
     item_bias: jax.Array              # c_i: (n_items,)
@@ -70,6 +77,7 @@ class Hybrid:
         unknown = set(branches) - set(BRANCHES)
         if not branches or unknown:
             raise ValueError(f"`branches` must be a non-empty subset of {BRANCHES}; got {branches}.")
+        fused = [b for b in branches if b != "user"]
         k = iter(jax.random.split(key, 12 + window))
         small = 1.0 / dim
         return cls(
@@ -80,7 +88,7 @@ class Hybrid:
             conv_out=nn.Dense.init(next(k), window * n_horizontal, dim),
             gru=nn.Recurrent.init(next(k), dim, hidden, cell="gru"),
             gru_out=nn.Dense.init(next(k), hidden, dim),
-            fuse=nn.Dense.init(next(k), len(branches) * dim, dim),
+            fuse=nn.Dense.init(next(k), len(fused) * dim, dim) if fused else None,
             items=nn.Embedding.init(next(k), n_items, dim, stddev=small),
             item_mlp=nn.MLP.init(next(k), [item_dim, dim, dim]),
             item_bias=jnp.zeros(n_items),
@@ -113,24 +121,26 @@ class Hybrid:
         E = jnp.where(real[..., None], self.history_items(history), 0.0)        # (B, L, d)
         parts = []
         for branch in self.branches:
-            if branch == "user":
-                table = self.user_emb.table
-                parts.append(jnp.broadcast_to(table.mean(0), (history.shape[0], table.shape[1]))
-                             if users is None else self.user_emb(users))
-            elif branch == "content":
+            if branch == "content":
                 parts.append(self.user_mlp(user_x))
             elif branch == "conv":
                 pooled = [nn.max_pool_over_time(jax.nn.relu(conv(E))) for conv in self.convs]
                 parts.append(self.conv_out(jnp.concatenate(pooled, axis=-1)))
-            else:  # "gru": the history is right-aligned; move its real steps first, in order
+            elif branch == "gru":  # the history is right-aligned; move its real steps first, in order
                 order = jnp.argsort(~real, axis=1, stable=True)
                 aligned = jnp.take_along_axis(E, order[..., None], axis=1)
                 _, state = self.gru(aligned, real.sum(axis=1))
                 parts.append(self.gru_out(state))
-        fused = jnp.concatenate(parts, axis=-1)
-        if key is not None and self.dropout > 0:
-            fused = nn.Dropout(self.dropout)(fused, key=key)
-        return jax.nn.relu(self.fuse(fused))
+        r = jnp.zeros((history.shape[0], self.items.dim))
+        if parts:
+            fused = jnp.concatenate(parts, axis=-1)
+            if key is not None and self.dropout > 0:
+                fused = nn.Dropout(self.dropout)(fused, key=key)
+            r = jax.nn.relu(self.fuse(fused))
+        if "user" in self.branches:
+            table = self.user_emb.table
+            r = r + (jnp.broadcast_to(table.mean(0), r.shape) if users is None else self.user_emb(users))
+        return r
 
     def scores(self, users, history, user_x, item_x, *, key=None) -> jax.Array:
         """Top-N scores s_ui for every item: → (B, n_items)."""

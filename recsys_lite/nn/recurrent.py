@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from recsys_lite._checks import describe
 from recsys_lite._pytree import pytree_dataclass
@@ -74,9 +75,17 @@ class RNNCell:
     def initial_state(self, batch_shape=()) -> jax.Array:
         return jnp.zeros(tuple(batch_shape) + (self.hidden_size,))
 
+    def project(self, x) -> jax.Array:
+        """The input's share x U + b: (..., C) → (..., H); one matmul for all steps at once."""
+        return x @ self.U + self.b
+
+    def step(self, h, xu) -> jax.Array:
+        """One step from the projected input ``xu = project(x_t)``."""
+        return get_activation(self.activation)(h @ self.W + xu)
+
     def __call__(self, h, x) -> jax.Array:
         _check_step(self, h, x)
-        return get_activation(self.activation)(h @ self.W + x @ self.U + self.b)
+        return self.step(h, self.project(x))
 
 
 @pytree_dataclass
@@ -105,15 +114,22 @@ class GRUCell:
     def initial_state(self, batch_shape=()) -> jax.Array:
         return jnp.zeros(tuple(batch_shape) + (self.hidden_size,))
 
-    def __call__(self, h, x) -> jax.Array:
-        _check_step(self, h, x)
+    def project(self, x) -> jax.Array:
+        """The input's share x U + b of all three blocks: (..., C) → (..., 3H)."""
+        return x @ self.U + self.b
+
+    def step(self, h, xu) -> jax.Array:
+        """One step from the projected input ``xu = project(x_t)``."""
         H = self.hidden_size
-        xu = x @ self.U + self.b
         hw = h @ self.W[:, : 2 * H]
         z = sigmoid(xu[..., :H] + hw[..., :H])
         r = sigmoid(xu[..., H:2 * H] + hw[..., H:])
         n = jnp.tanh(xu[..., 2 * H:] + (r * h) @ self.W[:, 2 * H:])
         return (1 - z) * h + z * n
+
+    def __call__(self, h, x) -> jax.Array:
+        _check_step(self, h, x)
+        return self.step(h, self.project(x))
 
 
 @pytree_dataclass
@@ -144,12 +160,20 @@ class LSTMCell:
         zeros = jnp.zeros(tuple(batch_shape) + (self.hidden_size,))
         return zeros, zeros
 
-    def __call__(self, state, x) -> tuple[jax.Array, jax.Array]:
-        _check_step(self, state, x)
+    def project(self, x) -> jax.Array:
+        """The input's share x U + b of the four blocks: (..., C) → (..., 4H)."""
+        return x @ self.U + self.b
+
+    def step(self, state, xu) -> tuple[jax.Array, jax.Array]:
+        """One step from the projected input ``xu = project(x_t)``."""
         h, c = state
-        i, f, g, o = jnp.split(x @ self.U + h @ self.W + self.b, 4, axis=-1)
+        i, f, g, o = jnp.split(xu + h @ self.W, 4, axis=-1)
         c = sigmoid(f) * c + sigmoid(i) * jnp.tanh(g)
         return sigmoid(o) * jnp.tanh(c), c
+
+    def __call__(self, state, x) -> tuple[jax.Array, jax.Array]:
+        _check_step(self, state, x)
+        return self.step(state, self.project(x))
 
 
 def _output(state):
@@ -163,15 +187,15 @@ def _check_sequences(cell, xs, lengths):
     steps = xs.shape[-2]
     if lengths is None:
         return xs, jnp.full(xs.shape[:-2], steps)
-    lengths = jnp.asarray(lengths)
-    if lengths.shape != xs.shape[:-2]:
+    if jnp.shape(lengths) != xs.shape[:-2]:
         raise ValueError(f"`lengths` must have shape {xs.shape[:-2]} (one per sequence); got {describe(lengths)}.")
-    if not isinstance(lengths, jax.core.Tracer) and lengths.size:
-        if int(lengths.min()) < 0:
-            raise ValueError(f"`lengths` must be ≥ 0; got a length of {int(lengths.min())}.")
-        if int(lengths.max()) > steps:
-            raise ValueError(f"`lengths` must be ≤ the padded length {steps}; got a length of {int(lengths.max())}.")
-    return xs, lengths
+    if not isinstance(lengths, jax.core.Tracer) and jnp.size(lengths):  # checkable only outside jit
+        known = np.asarray(lengths)
+        if known.min() < 0:
+            raise ValueError(f"`lengths` must be ≥ 0; got a length of {int(known.min())}.")
+        if known.max() > steps:
+            raise ValueError(f"`lengths` must be ≤ the padded length {steps}; got a length of {int(known.max())}.")
+    return xs, jnp.asarray(lengths)
 
 
 @pytree_dataclass
@@ -181,6 +205,11 @@ class Recurrent:
     ``layer(xs, lengths=None, state=None)``: xs (..., L, C), lengths (...,)
     → ``(outputs, final_state)`` with outputs (..., L, H), zero on padded
     steps, and the state after each sequence's last real step.
+
+    The input projections x_t U + b of all L steps do not depend on the
+    state, so they are computed before the scan in one (B·L, C) × (C, nH)
+    matmul; only h_{t−1} W stays inside it. Short scans are unrolled, which
+    lets XLA fuse across steps.
     """
 
     cell: Any
@@ -194,17 +223,21 @@ class Recurrent:
 
     def __call__(self, xs, lengths=None, state=None):
         xs, lengths = _check_sequences(self.cell, xs, lengths)
-        state = self.cell.initial_state(xs.shape[:-2]) if state is None else state
+        if state is None:
+            state = self.cell.initial_state(xs.shape[:-2])
+        else:
+            _check_step(self.cell, state, xs[..., 0, :])
 
         def step(state, inputs):
-            x_t, t = inputs
-            new = self.cell(state, x_t)
+            xu_t, t = inputs
+            new = self.cell.step(state, xu_t)
             real = (t < lengths)[..., None]  # (..., 1): this step is not padding
             state = jax.tree_util.tree_map(lambda n, o: jnp.where(real, n, o), new, state)
             return state, jnp.where(real, _output(new), 0.0)
 
-        time_major = jnp.moveaxis(xs, -2, 0)
-        state, outputs = jax.lax.scan(step, state, (time_major, jnp.arange(xs.shape[-2])))
+        steps = xs.shape[-2]
+        time_major = jnp.moveaxis(self.cell.project(xs), -2, 0)
+        state, outputs = jax.lax.scan(step, state, (time_major, jnp.arange(steps)), unroll=min(steps, 8))
         return jnp.moveaxis(outputs, 0, -2), state
 
 
