@@ -1,25 +1,41 @@
 """Every model of the book, and well-known peers, on both tasks under the book's protocol.
 
     .venv/bin/python benchmarks/quality.py           # full run (minutes)
-    .venv/bin/python benchmarks/quality.py --tiny    # smoke run on a slice (used by the tests)
+    .venv/bin/python benchmarks/quality.py --tiny    # smoke run, one epoch per model (used by the tests)
 
 Ratings: MovieLens u1.base → u1.test, RMSE and MAE (recsys_lite.metrics).
 Top-N: time-ordered leave-one-out, full ranking of every unseen item,
 HR@10 / NDCG@10 / MRR (recsys_lite.metrics.evaluate_leave_one_out).
-Epoch counts come from early stopping on the validation targets (top-N) or a
-seeded 10 % validation slice of u1.base (ratings); test numbers are computed
-once. Peers: Surprise's SVD, SVD++ and KNNBaseline (ratings) and implicit's
-ALS and BPR (top-N), with their default hyperparameters except where noted,
-scored by the same metric code. Needs the `bench` extra.
+
+Each book model is trained with the settings, seeds and model selection of
+the chapter that introduces it, copied from that chapter's code cells:
+
+- chapter 5 (05_collaborative_filtering): biased MF for ratings (the grid
+  over K and λ, the epoch count chosen on a seeded 10 % validation slice of
+  u1.base, then a refit on all of u1.base); MF with the BPR and the softmax
+  loss, and NeuMF, for top-N;
+- chapter 6 (06_convolution): Caser, window L = 5, a cosine learning-rate
+  decay over 4 epochs;
+- chapter 7 (07_recurrent_layers): GRU4Rec on windows of 10 (+1) films, the
+  number of films read at test time chosen on the validation targets;
+- chapter 8 (08_a_complete_recommender): the hybrid, its top-N head (seed 0
+  of the chapter's three) and its rating head.
+
+Top-N models keep their best epoch by validation NDCG@10; test numbers are
+computed once. Peers: Surprise's SVD, SVD++ and KNNBaseline (ratings) and
+implicit's ALS and BPR (top-N), with their default hyperparameters (64
+factors for implicit), scored by the same metric code. `seconds` is the wall
+time of each model's training, validation-based choices included (for the
+peers: their fit). Needs the `bench` extra.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import platform
 import time
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -27,131 +43,284 @@ import numpy as np
 
 from recsys_lite import data, metrics, models, optim, train
 
-
-def _arrays(frame, rating=True):
-    out = {"user": frame.user.to_numpy(np.int32), "item": frame.item.to_numpy(np.int32)}
-    if rating:
-        out["rating"] = frame.rating.to_numpy(np.float32)
-    return out
+SEED = 0  # every chapter's seed; each model uses its chapter's jax.random.fold_in(key, n) numbers
+KEY = jax.random.key(SEED)
+L = 5  # history window of Caser and of the hybrid (chapters 6 and 8)
 
 
-def rating_rows(ml, epochs):
-    train_df, test_df = ml.split("u1")
-    pairs = (test_df.user.to_numpy(), test_df.item.to_numpy())
-    rows = {}
+class Setup:
+    """What every model needs: sizes, content features, the leave-one-out split, the epoch budget."""
 
-    def record(name, pred, seconds):
-        rows[name] = {"RMSE": metrics.rmse(pred, test_df.rating), "MAE": metrics.mae(pred, test_df.rating), "seconds": seconds}
+    def __init__(self, ml, tiny: bool):
+        self.ml, self.tiny = ml, tiny
+        self.n_users, self.n_items = ml.n_users, ml.n_items
+        self.user_x, item_x, _, _ = data.content_features(ml)
+        self.item_x = jnp.asarray(item_x)
+        self.split = data.leave_one_out(ml.ratings, ml.n_users, ml.n_items)
 
-    for name, cls in [("global mean", models.GlobalMean), ("user + item biases", models.UserItemBias)]:
-        start = time.perf_counter()
-        record(name, cls.fit(train_df, ml.n_users, ml.n_items).predict(*pairs), time.perf_counter() - start)
+    def epochs(self, n: int) -> int:
+        """The chapter's epoch count, or 1 in a --tiny run."""
+        return 1 if self.tiny else n
 
-    rng = np.random.default_rng(0)
-    valid_rows = rng.permutation(len(train_df))[: len(train_df) // 10]
-    is_valid = np.zeros(len(train_df), bool)
-    is_valid[valid_rows] = True
-    fit_df, valid_df = train_df[~is_valid], train_df[is_valid]
+    def ranking(self, scorer, stage: str):
+        """The book's protocol: HR@10, NDCG@10, MRR of scorer(users), every unseen film ranked."""
+        return metrics.evaluate_leave_one_out(scorer, self.split, stage, chunk_size=512)
+
+    def validated(self, scorer):
+        """fit's `validate`: model → the validation metrics of scorer(model, "valid")."""
+        return lambda model: self.ranking(scorer(model, "valid"), "valid")
+
+
+def _key(n: int):
+    return jax.random.fold_in(KEY, n)
+
+
+def _fit(model, loss, examples, optimizer, *, seed, epochs, batch_size, **options):
+    """train.fit as the chapters call it (key = fold_in(key, seed)), without a progress bar."""
+    return train.fit(model, loss, examples, optimizer, key=_key(seed), epochs=epochs, batch_size=batch_size,
+                     progress=False, **options)
+
+
+def _cosine_adam(lr, n_epochs, n_examples, batch_size, alpha=0.0):
+    """Adam with a cosine decay from lr to alpha·lr over n_epochs epochs (chapters 6, 7 and 8)."""
+    return optim.adam(optim.cosine_decay_schedule(lr, n_epochs * (n_examples // batch_size), alpha=alpha))
+
+
+def _timed(rows, name, fit, evaluate):
+    """rows[name] = evaluate(fit()) plus the wall time of fit() (training and validation-based choices)."""
     start = time.perf_counter()
-    loss = functools.partial(models.rating_loss, reg=0.1)
-    valid = _arrays(valid_df)
-    model0 = models.BiasedMF.init(jax.random.key(0), ml.n_users, ml.n_items, 64, mu=float(fit_df.rating.mean()))
-    _, history = train.fit(model0, loss, _arrays(fit_df), optim.adam(0.003), key=jax.random.key(1), epochs=epochs,
-                           batch_size=256, mode="min", patience=3, progress=False,
-                           validate=lambda m: {"rmse": metrics.rmse(m.predict(valid["user"], valid["item"]), valid["rating"])})
-    model0 = models.BiasedMF.init(jax.random.key(0), ml.n_users, ml.n_items, 64, mu=float(train_df.rating.mean()))
-    model, _ = train.fit(model0, loss, _arrays(train_df), optim.adam(0.003), key=jax.random.key(1),
-                         epochs=history.best_epoch + 1, batch_size=256, progress=False)
-    record("biased MF (recsys_lite)", model.predict(*pairs), time.perf_counter() - start)
+    fitted = fit()
+    seconds = time.perf_counter() - start
+    rows[name] = {**evaluate(fitted), "seconds": seconds}
+
+
+# ---------------------------------------------------------------------------------------------------- ratings
+
+
+def rating_rows(s: Setup):
+    base, test = s.ml.split("u1")
+    in_valid = np.random.default_rng(SEED).random(len(base)) < 0.10  # chapters 5 (c07) and 8 (c14)
+    fit_rows = base[~in_valid]
+
+    def arrays(rows, history_rows):
+        """Ratings plus each user's last L films of `history_rows` and their features (chapter 8, c14)."""
+        last = data.recent_items(*data.user_sequences(history_rows, s.n_users, s.n_items), L, pad_id=s.n_items)
+        users = rows.user.to_numpy(np.int32)
+        return {"user": users, "item": rows.item.to_numpy(np.int32), "rating": rows.rating.to_numpy(np.float32),
+                "history": last[users], "user_x": s.user_x[users]}
+
+    fit_data, valid_data = arrays(fit_rows, fit_rows), arrays(base[in_valid], fit_rows)
+    base_data, test_data = arrays(base, base), arrays(test, base)
+
+    def scores(predict):
+        pred = np.asarray(predict(test_data))
+        return {"RMSE": metrics.rmse(pred, test_data["rating"]), "MAE": metrics.mae(pred, test_data["rating"])}
+
+    rows = {}
+    record = partial(_timed, rows, evaluate=scores)  # record(name, fit): fit() → predict(batch of test_data)
+    by_id = lambda model: lambda b: model.predict(b["user"], b["item"])  # noqa: E731
+    record("global mean", lambda: by_id(models.GlobalMean.fit(base, s.n_users, s.n_items)))
+    record("user + item biases", lambda: by_id(models.UserItemBias.fit(base, s.n_users, s.n_items)))
+    record("biased MF (recsys_lite)", lambda: by_id(biased_mf(s, fit_data, valid_data, base_data)))
+    record("hybrid (recsys_lite)", lambda: hybrid_rating(s, fit_data, valid_data, base_data))
 
     import surprise
 
     reader = surprise.Reader(rating_scale=(1, 5))
-    trainset = surprise.Dataset.load_from_df(train_df[["user", "item", "rating"]], reader).build_full_trainset()
-    quick = {"n_epochs": 1} if epochs == 1 else {}
+    trainset = surprise.Dataset.load_from_df(base[["user", "item", "rating"]], reader).build_full_trainset()
+    quick = {"n_epochs": 1} if s.tiny else {}
+
+    def fit_surprise(algo):
+        algo.fit(trainset)
+        return lambda b: [algo.predict(u, i).est for u, i in zip(b["user"], b["item"])]
+
     for name, algo in [("Surprise SVD", surprise.SVD(random_state=0, **quick)),
                        ("Surprise SVD++", surprise.SVDpp(random_state=0, **quick)),
                        ("Surprise KNNBaseline", surprise.KNNBaseline(verbose=False))]:
-        start = time.perf_counter()
-        algo.fit(trainset)
-        record(name, np.array([algo.predict(u, i).est for u, i in zip(*pairs)]), time.perf_counter() - start)
+        record(name, lambda: fit_surprise(algo))
     return rows
 
 
-def topn_rows(ml, epochs):
-    n_users, n_items = ml.n_users, ml.n_items
-    split = data.leave_one_out(ml.ratings, n_users, n_items)
+def biased_mf(s: Setup, fit_data, valid_data, base_data):
+    """Chapter 5, cells c09, c11 and c15: the (K, λ) grid, the λs trained side by side; the best
+    (K, λ, epoch count) by validation RMSE; a refit on all of u1.base."""
+    dims, lambdas, n_epochs, batch, lr, stddev = (4, 16, 64), (0.01, 0.03, 0.1, 0.3), 12, 2048, 0.01, 0.01
+    columns = ("user", "item", "rating")
+
+    def grid_loss(stacked, batch, key=None):
+        per_copy = jax.vmap(lambda model, lam: models.rating_loss(model, batch, reg=lam))(stacked, jnp.asarray(lambdas))
+        return jnp.sum(per_copy)
+
+    predict_copies = jax.jit(jax.vmap(lambda model, u, i: model.predict(u, i), in_axes=(0, None, None)))
+
+    def valid_rmse(stacked):
+        preds = np.asarray(predict_copies(stacked, valid_data["user"], valid_data["item"]))
+        row = {f"λ={lam}": metrics.rmse(pred, valid_data["rating"]) for lam, pred in zip(lambdas, preds)}
+        return {"best": min(row.values()), **row}
+
+    curves = {}
+    for K in dims:
+        init = models.BiasedMF.init(_key(K), s.n_users, s.n_items, K, mu=float(fit_data["rating"].mean()),
+                                    stddev=stddev)
+        stacked = jax.tree.map(lambda leaf: jnp.stack([leaf] * len(lambdas)), init)
+        _, history = _fit(stacked, grid_loss, {c: fit_data[c] for c in columns}, optim.adam(lr), seed=2,
+                          epochs=s.epochs(n_epochs), batch_size=batch, validate=valid_rmse, monitor="best", mode="min")
+        curves.update({(K, lam): history.metric(f"λ={lam}") for lam in lambdas})
+    best_K, best_lam = min(curves, key=lambda kl: min(curves[kl]))
+    best_epochs = int(np.argmin(curves[best_K, best_lam])) + 1
+
+    init = models.BiasedMF.init(_key(best_K), s.n_users, s.n_items, best_K, mu=float(base_data["rating"].mean()),
+                                stddev=stddev)
+    model, _ = _fit(init, partial(models.rating_loss, reg=best_lam), {c: base_data[c] for c in columns},
+                    optim.adam(lr), seed=3, epochs=best_epochs, batch_size=batch)
+    return model
+
+
+def hybrid_rating(s: Setup, fit_data, valid_data, base_data):
+    """Chapter 8, cell c14: the rating head on the user and content branches; the epoch count chosen on the
+    validation slice (at most 14, patience 2), then a refit on all of u1.base → predict(batch)."""
+    settings = dict(dim=64, window=L, dropout=0.5, branches=("user", "content"))
+    loss = partial(models.hybrid_rating_loss, item_x=s.item_x, reg=3e-4)
+    adam = optim.adam(3e-3)
+    predict = jax.jit(lambda m, b, ix: m.predict(b["user"], b["item"], b["history"], b["user_x"], ix))
+
+    def fit(rows_data, n_epochs, validate=None, seed=30):
+        init = models.Hybrid.init(_key(seed), s.n_users, s.n_items, s.user_x.shape[1], s.item_x.shape[1],
+                                  mu=float(rows_data["rating"].mean()), **settings)
+        return _fit(init, loss, rows_data, adam, seed=seed + 1, epochs=n_epochs, batch_size=1024,
+                    validate=validate, monitor="RMSE", mode="min", patience=2 if validate else None)
+
+    _, history = fit(fit_data, s.epochs(14), validate=lambda m: {
+        "RMSE": metrics.rmse(predict(m, valid_data, s.item_x), valid_data["rating"])})
+    model, _ = fit(base_data, history.best_epoch + 1)
+    return lambda b: predict(model, b, s.item_x)
+
+
+# ---------------------------------------------------------------------------------------------------- top-N
+
+
+def topn_rows(s: Setup):
     rows = {}
+    record = partial(_timed, rows, evaluate=partial(s.ranking, stage="test"))  # record(name, fit): fit() → scorer
+    record("popularity", lambda: models.Popularity.fit(s.split.history("test"), s.n_items).scores)
+    for name in MF_TOPN:
+        record(f"{name} (recsys_lite)", lambda: mf_topn(s, name))
 
-    def evaluate(score_fn, stage="test"):
-        return metrics.evaluate_leave_one_out(score_fn, split, stage, chunk_size=512)
-
-    def record(name, score_fn, seconds):
-        rows[name] = {**evaluate(score_fn), "seconds": seconds}
-
-    start = time.perf_counter()
-    pop = models.Popularity.fit(split.history("test"), n_items)
-    record("popularity", pop.scores, time.perf_counter() - start)
-
-    pairs = _arrays(split.train, rating=False)
-    score_mf = jax.jit(lambda m, u: m.scores(u))
-    for name, model0, loss, lr in [
-        ("BPR-MF (recsys_lite)", models.BiasedMF.init(jax.random.key(0), n_users, n_items, 64),
-         functools.partial(models.bpr_loss, reg=0.01), 0.003),
-        ("softmax MF (recsys_lite)", models.BiasedMF.init(jax.random.key(0), n_users, n_items, 64),
-         functools.partial(models.softmax_loss, reg=0.01), 0.003),
-        ("NeuMF (recsys_lite)", models.NeuMF.init(jax.random.key(0), n_users, n_items),
-         functools.partial(models.bce_loss, n_negatives=4), 0.001),
-    ]:
-        start = time.perf_counter()
-        model, _ = train.fit(model0, loss, pairs, optim.adam(lr), key=jax.random.key(1), epochs=epochs, batch_size=512,
-                             validate=lambda m: evaluate(lambda u: score_mf(m, jnp.asarray(u)), "valid"),
-                             monitor="NDCG@10", patience=3, progress=False)
-        record(name, lambda u: score_mf(model, jnp.asarray(u)), time.perf_counter() - start)
-
-    window = 5
-    seqs, lens = data.user_sequences(split.train, n_users, n_items)
-    examples = data.next_item_examples(seqs, lens, window, pad_id=n_items)
-    recent = {s: data.recent_items(*data.user_sequences(split.history(s), n_users, n_items), window, pad_id=n_items)
-              for s in ("valid", "test")}
-    score_caser = jax.jit(lambda m, u, h: m.scores(u, h))
-    start = time.perf_counter()
-    model, _ = train.fit(models.Caser.init(jax.random.key(0), n_users, n_items, dim=64, window=window),
-                         models.caser_loss, examples, optim.adam(1e-3), key=jax.random.key(1), epochs=epochs,
-                         batch_size=256, monitor="NDCG@10", patience=3, progress=False,
-                         validate=lambda m: evaluate(lambda u: score_caser(m, jnp.asarray(u), jnp.asarray(recent["valid"][u])), "valid"))
-    record("Caser (recsys_lite)", lambda u: score_caser(model, jnp.asarray(u), jnp.asarray(recent["test"][u])),
-           time.perf_counter() - start)
-
-    max_len = 50
-    seq, length = data.user_sequences(split.train, n_users, n_items, max_len=max_len)
-    hist = {s: data.user_sequences(split.history(s), n_users, n_items, max_len=max_len) for s in ("valid", "test")}
-    score_gru = jax.jit(lambda m, s, l: m.scores(s, l))
-    gru_fn = lambda m, s: (lambda u: score_gru(m, jnp.asarray(hist[s][0][u]), jnp.asarray(hist[s][1][u])))
-    start = time.perf_counter()
-    model, _ = train.fit(models.GRU4Rec.init(jax.random.key(0), n_items), models.gru4rec_loss,
-                         {"sequence": seq, "length": length}, optim.adam(0.005), key=jax.random.key(1),
-                         epochs=4 * epochs, batch_size=32, monitor="NDCG@10", patience=4, progress=False,
-                         validate=lambda m: evaluate(gru_fn(m, "valid"), "valid"))
-    record("GRU4Rec (recsys_lite)", gru_fn(model, "test"), time.perf_counter() - start)
+    sequences, lengths = data.user_sequences(s.split.train, s.n_users, s.n_items)
+    examples = data.next_item_examples(sequences, lengths, L, pad_id=s.n_items)
+    recent = {stage: data.recent_items(*data.user_sequences(s.split.history(stage), s.n_users, s.n_items), L,
+                                       pad_id=s.n_items) for stage in ("valid", "test")}
+    record("Caser (recsys_lite)", lambda: caser(s, examples, recent))
+    record("GRU4Rec (recsys_lite)", lambda: gru4rec(s, sequences, lengths))
+    record("hybrid (recsys_lite)", lambda: hybrid_topn(s, examples, recent))
 
     import scipy.sparse
     from implicit.als import AlternatingLeastSquares
     from implicit.bpr import BayesianPersonalizedRanking
     from threadpoolctl import threadpool_limits
 
-    history = split.history("test")
+    history = s.split.history("test")
     matrix = scipy.sparse.csr_matrix((np.ones(len(history), np.float32), (history.user, history.item)),
-                                     shape=(n_users, n_items))
-    quick = {"iterations": 1} if epochs == 1 else {}
-    for name, algo in [("implicit ALS", AlternatingLeastSquares(factors=64, random_state=0, **quick)),
-                       ("implicit BPR", BayesianPersonalizedRanking(factors=64, random_state=0, **quick))]:
-        start = time.perf_counter()
+                                     shape=(s.n_users, s.n_items))
+    quick = {"iterations": 1} if s.tiny else {}
+
+    def fit_implicit(algo):
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads slow it down
             algo.fit(matrix, show_progress=False)
         user_f, item_f = np.asarray(algo.user_factors), np.asarray(algo.item_factors)
-        record(name, lambda u: user_f[u] @ item_f.T, time.perf_counter() - start)
+        return lambda u: user_f[u] @ item_f.T
+
+    for name, algo in [("implicit ALS", AlternatingLeastSquares(factors=64, random_state=0, **quick)),
+                       ("implicit BPR", BayesianPersonalizedRanking(factors=64, random_state=0, **quick))]:
+        record(name, lambda: fit_implicit(algo))
     return rows
+
+
+# Chapter 5, cell c23: model, loss, Adam's step size, batch size, epochs at most, patience, init seed (fit: + 1)
+MF_TOPN = {
+    "BPR-MF": (partial(models.BiasedMF.init, dim=64), partial(models.bpr_loss, reg=0.03), 0.01, 1024, 30, 5, 10),
+    "softmax MF": (partial(models.BiasedMF.init, dim=64), partial(models.softmax_loss, reg=0.1), 0.01, 1024, 15, 3,
+                   12),
+    "NeuMF": (partial(models.NeuMF.init, gmf_dim=32, mlp_dim=16, hidden=(32, 16, 8)),
+              partial(models.bce_loss, n_negatives=4), 0.01, 4096, 10, 3, 14),
+}
+
+
+def mf_topn(s: Setup, name):
+    """Chapter 5, cell c23: one of MF_TOPN on the training pairs, the best validation epoch → test scorer."""
+    init, loss, lr, batch, n_epochs, patience, seed = MF_TOPN[name]
+    pairs = {"user": s.split.train.user.to_numpy(np.int32), "item": s.split.train.item.to_numpy(np.int32)}
+    score = jax.jit(lambda m, u: m.scores(u))
+    scorer = lambda m, stage: lambda u: score(m, jnp.asarray(u))  # noqa: E731
+    model, _ = _fit(init(_key(seed), s.n_users, s.n_items), loss, pairs, optim.adam(lr), seed=seed + 1,
+                    epochs=s.epochs(n_epochs), batch_size=batch, validate=s.validated(scorer), monitor="NDCG@10",
+                    patience=patience)
+    return scorer(model, "test")
+
+
+def caser(s: Setup, examples, recent):
+    """Chapter 6, cells c27 and c29, window L = 5 → the test scorer."""
+    n_epochs, batch = s.epochs(4), 1024
+    score = jax.jit(lambda m, u, h: m.scores(u, h))
+    scorer = lambda m, stage: lambda u: score(m, jnp.asarray(u), jnp.asarray(recent[stage][u]))  # noqa: E731
+    init = models.Caser.init(_key(5), s.n_users, s.n_items, dim=32, window=L, n_horizontal=16, n_vertical=4,
+                             dropout=0.5)
+    model, _ = _fit(init, models.caser_loss, examples, _cosine_adam(0.008, n_epochs, len(examples["item"]), batch),
+                    seed=7, epochs=n_epochs, batch_size=batch, validate=s.validated(scorer), monitor="NDCG@10",
+                    patience=2)
+    return scorer(model, "test")
+
+
+def windows(sequences, lengths, T, pad_id):
+    """Chapter 7's `windows`: each history cut into windows of T + 1 items, newest first, overlapping by one.
+
+    Returns {"sequence": (N, T + 1) left-aligned, padded with pad_id; "length": (N,)}.
+    """
+    rows = [sequences[u, max(0, end - T - 1):end] for u in range(len(lengths)) for end in range(lengths[u], 1, -T)]
+    out = np.full((len(rows), T + 1), pad_id, np.int32)
+    for r, row in enumerate(rows):
+        out[r, :len(row)] = row
+    return {"sequence": out, "length": np.array([len(row) for row in rows], np.int32)}
+
+
+def gru4rec(s: Setup, sequences, lengths):
+    """Chapter 7, cells c27–c33: trained on windows of T_HIST + 1 films and validated reading the last T_HIST;
+    tested reading the number of films (1 … 100) that is best on the validation targets → the test scorer."""
+    t_hist, n_epochs, batch = 10, s.epochs(4), 128
+    train_windows = windows(sequences, lengths, t_hist, pad_id=s.n_items)
+    score = jax.jit(lambda m, seqs, lens: m.scores(seqs, lens))
+
+    def scorer(model, stage, T=t_hist):
+        seqs, lens = data.user_sequences(s.split.history(stage), s.n_users, s.n_items, max_len=T)
+        return lambda u: score(model, seqs[u], lens[u])
+
+    init = models.GRU4Rec.init(_key(20), s.n_items, dim=64, hidden=128, dropout=0.25)
+    adam = _cosine_adam(0.02, n_epochs, len(train_windows["length"]), batch, alpha=0.05)
+    model, _ = _fit(init, models.gru4rec_loss, train_windows, adam, seed=21, epochs=n_epochs, batch_size=batch,
+                    validate=s.validated(scorer), monitor="NDCG@10", patience=2)
+    t_eval = max([1, 2, 5, 10, 20, 50, 100], key=lambda T: s.ranking(scorer(model, "valid", T), "valid")["NDCG@10"])
+    return scorer(model, "test", t_eval)
+
+
+def hybrid_topn(s: Setup, examples, recent):
+    """Chapter 8, cells c07 and c09, seed 0 of the chapter's three → the test scorer."""
+    examples = {**examples, "user_x": s.user_x[examples["user"]]}
+    n_epochs, batch = s.epochs(4), 1024
+    score = jax.jit(lambda m, u, h, ux, ix: m.scores(u, h, ux, ix))
+
+    def scorer(model, stage):
+        return lambda u: score(model, jnp.asarray(u), jnp.asarray(recent[stage][u]), jnp.asarray(s.user_x[u]),
+                               s.item_x)
+
+    init = models.Hybrid.init(_key(0), s.n_users, s.n_items, s.user_x.shape[1], s.item_x.shape[1],
+                              dim=64, window=L, n_horizontal=8, hidden=16, dropout=0.5)
+    model, _ = _fit(init, partial(models.hybrid_topn_loss, item_x=s.item_x), examples,
+                    _cosine_adam(8e-3, n_epochs, len(examples["item"]), batch), seed=1000, epochs=n_epochs,
+                    batch_size=batch, validate=s.validated(scorer), monitor="NDCG@10")
+    return scorer(model, "test")
+
+
+# ---------------------------------------------------------------------------------------------------- output
 
 
 def _table(rows, columns):
@@ -167,12 +336,12 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="one epoch (iteration) per model: checks the script runs")
     args = parser.parse_args()
     ml = data.load_movielens("ml-100k")
-    epochs = 1 if args.tiny else 40
+    setup = Setup(ml, args.tiny)
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, jax {jax.__version__}; data: {ml.source}\n")
     print("Rating prediction, u1.test:\n")
-    print(_table(rating_rows(ml, epochs), ["RMSE", "MAE", "seconds"]))
+    print(_table(rating_rows(setup), ["RMSE", "MAE", "seconds"]))
     print("\nTop-N, leave-one-out test targets, full ranking:\n")
-    print(_table(topn_rows(ml, epochs), ["HR@10", "NDCG@10", "MRR", "seconds"]))
+    print(_table(topn_rows(setup), ["HR@10", "NDCG@10", "MRR", "seconds"]))
 
 
 if __name__ == "__main__":

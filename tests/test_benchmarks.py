@@ -35,5 +35,7 @@ def test_speed_benchmark_runs():
 
 def test_quality_benchmark_runs():
     out = _run("quality.py")
-    for model in ("user + item biases", "Surprise SVD++", "popularity", "Caser (recsys_lite)", "implicit ALS"):
+    for model in ("user + item biases", "biased MF (recsys_lite)", "Surprise SVD++", "popularity",
+                  "NeuMF (recsys_lite)", "Caser (recsys_lite)", "GRU4Rec (recsys_lite)", "implicit ALS"):
         assert f"| {model} |" in out
+    assert out.count("| hybrid (recsys_lite) |") == 2  # chapter 8's model, in both tables

@@ -53,7 +53,11 @@ def test_fingerprint_covers_the_library_source(monkeypatch, tmp_path):
     (fake_root / "recsys_lite").mkdir(parents=True)
     (fake_root / "recsys_lite" / "data.py").write_text("# another version of the library\n")
     monkeypatch.setattr(ext, "ROOT", fake_root)
-    assert ext._fingerprint() != before
+    top_level_only = ext._fingerprint()
+    assert top_level_only != before
+    (fake_root / "recsys_lite" / "nn").mkdir()
+    (fake_root / "recsys_lite" / "nn" / "recurrent.py").write_text("# a layer in a subpackage\n")
+    assert ext._fingerprint() != top_level_only, "a change in a subpackage must re-run the notebooks"
 
 
 def test_the_build_sets_static_widget_mode(monkeypatch):

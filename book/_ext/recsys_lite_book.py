@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "recsys_lite").glob("*.py")):
-        digest.update(path.name.encode())
+    package = ROOT / "recsys_lite"
+    for path in sorted(package.rglob("*.py")):  # subpackages (nn/, models/) included
+        digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     from recsys_lite.data import locate_movielens
 

@@ -208,8 +208,7 @@ class Recurrent:
 
     The input projections x_t U + b of all L steps do not depend on the
     state, so they are computed before the scan in one (B·L, C) × (C, nH)
-    matmul; only h_{t−1} W stays inside it. Short scans are unrolled, which
-    lets XLA fuse across steps.
+    matmul; only h_{t−1} W stays inside it.
     """
 
     cell: Any
@@ -237,7 +236,7 @@ class Recurrent:
 
         steps = xs.shape[-2]
         time_major = jnp.moveaxis(self.cell.project(xs), -2, 0)
-        state, outputs = jax.lax.scan(step, state, (time_major, jnp.arange(steps)), unroll=min(steps, 8))
+        state, outputs = jax.lax.scan(step, state, (time_major, jnp.arange(steps)))
         return jnp.moveaxis(outputs, 0, -2), state
 
 
