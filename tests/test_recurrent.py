@@ -123,3 +123,17 @@ def test_bad_inputs_name_the_problem():
         nn.Recurrent.init(jax.random.key(0), 3, 4, cell="transformer")
     with pytest.raises(ValueError, match="`hidden_size` must be a positive integer"):
         nn.GRUCell.init(jax.random.key(0), 3, 0)
+
+
+def test_the_gate_has_the_sigmoid_values_and_derivative():
+    """gate's hand-given derivative equals jax.grad of jax.nn.sigmoid and a central finite difference."""
+    z = jnp.asarray(np.random.default_rng(3).normal(scale=4.0, size=500), jnp.float32)
+    np.testing.assert_allclose(nn.gate(z), jax.nn.sigmoid(z), rtol=1e-6, atol=1e-7)
+    ours = jax.vmap(jax.grad(nn.gate))(z)
+    np.testing.assert_allclose(ours, jax.vmap(jax.grad(jax.nn.sigmoid))(z), rtol=1e-5, atol=1e-7)
+    z64 = np.asarray(z, np.float64)
+    sigma = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
+    central = (sigma(z64 + 1e-5) - sigma(z64 - 1e-5)) / 2e-5
+    np.testing.assert_allclose(ours, central, rtol=1e-4, atol=1e-7)
+    extremes = jnp.array([-1e4, 0.0, 1e4], jnp.float32)
+    np.testing.assert_array_equal(jax.vmap(jax.grad(nn.gate))(extremes), [0.0, 0.25, 0.0])
