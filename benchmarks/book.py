@@ -6,7 +6,8 @@
 Builds the whole book into a new output folder (so nothing comes from the
 execution cache), then reads each notebook's execution time from the build's
 own jupyter-cache records. Prints a Markdown table for benchmarks/RESULTS.md.
-The budget is 90 s per chapter on a 2-core CPU.
+The budget is 90 s per chapter on a 2-core CPU, 180 s for chapter 8 (which
+trains more than a dozen models).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_SECONDS = 90
+BUDGET_EXCEPTIONS = {"08_a_complete_recommender.ipynb": 180}
+
+
+def budget(chapter: str) -> int:
+    return BUDGET_EXCEPTIONS.get(chapter, BUDGET_SECONDS)
 
 
 def build(output: Path) -> float:
@@ -51,11 +57,11 @@ def main() -> None:
     data = os.environ.get("RECSYS_LITE_DATA", "(unset: cache, download or synthetic fallback)")
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"RECSYS_LITE_DATA={data}\n")
-    print("| chapter | execution (s) | within 90 s |")
-    print("|---|---:|:---:|")
+    print("| chapter | execution (s) | budget (s) | within |")
+    print("|---|---:|---:|:---:|")
     for name, seconds in sorted(times.items()):
-        print(f"| {name} | {seconds:.1f} | {'yes' if seconds <= BUDGET_SECONDS else '**no**'} |")
-    print(f"| **whole build** (clean, all chapters executed) | {total:.1f} | |")
+        print(f"| {name} | {seconds:.1f} | {budget(name)} | {'yes' if seconds <= budget(name) else '**no**'} |")
+    print(f"| **whole build** (clean, all chapters executed) | {total:.1f} | | |")
 
 
 if __name__ == "__main__":
