@@ -224,15 +224,15 @@ def topn_rows(s: Setup):
                                      shape=(s.n_users, s.n_items))
     quick = {"iterations": 1} if s.tiny else {}
 
-    def fit_implicit(algo):
+    def fit_implicit(make_algo):
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads slow it down
+            algo = make_algo(factors=64, random_state=0, **quick)  # built here: it checks the BLAS threads
             algo.fit(matrix, show_progress=False)
         user_f, item_f = np.asarray(algo.user_factors), np.asarray(algo.item_factors)
         return lambda u: user_f[u] @ item_f.T
 
-    for name, algo in [("implicit ALS", AlternatingLeastSquares(factors=64, random_state=0, **quick)),
-                       ("implicit BPR", BayesianPersonalizedRanking(factors=64, random_state=0, **quick))]:
-        record(name, lambda: fit_implicit(algo))
+    for name, make_algo in [("implicit ALS", AlternatingLeastSquares), ("implicit BPR", BayesianPersonalizedRanking)]:
+        record(name, lambda: fit_implicit(make_algo))
     return rows
 
 
