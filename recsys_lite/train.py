@@ -130,7 +130,7 @@ def _check_data(data: Mapping[str, Any], batch_size: int) -> int:
 def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, epochs: int = 10,
         batch_size: int = 256, validate: Callable | None = None, monitor: str | None = None,
         mode: str = "max", patience: int | None = None, progress: bool | None = None,
-        desc: str = "training"):
+        desc: str = "training", scan: bool = True):
     """Train ``model`` by minibatch gradient steps; return the best model and a :class:`History`.
 
     Args:
@@ -154,6 +154,13 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
             while building the book or under pytest, where one summary line
             is printed instead; False means nothing at all.
         desc: the progress bar's label.
+        scan: run each epoch as one compiled ``lax.scan`` (the default), or,
+            with False, each step as its own compiled call. On a CPU, XLA
+            runs convolutions and recurrent layers markedly faster outside a
+            loop (an epoch of Caser: 1.6 s instead of 4.0 s; of chapter 8's
+            hybrid: 1.8 s instead of 2.8 s), while small models are faster
+            inside one (MF: 0.08 s instead of 0.24 s, as each call costs
+            about half a millisecond). The updates are the same either way.
 
     Returns:
         ``(model, history)``: with ``validate``, the parameters of the best
@@ -172,7 +179,8 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
     batch_size = min(int(batch_size), m)
     n_batches = m // batch_size
     arrays = {name: jnp.asarray(value) for name, value in data.items()}
-    run_epoch = partial(_run_epoch, loss_fn=_Same(loss_fn), optimizer=_Same(optimizer), batch_size=batch_size)
+    run_epoch = partial(_run_epoch if scan else _run_epoch_step_by_step, loss_fn=_Same(loss_fn),
+                        optimizer=_Same(optimizer), batch_size=batch_size)
 
     history = History(monitor=None)
     opt_state = optimizer.init(model)
@@ -271,6 +279,26 @@ def _run_epoch(model, opt_state, epoch_key, arrays, *, loss_fn, optimizer, batch
     step = partial(_step, loss_fn=loss_fn.obj, optimizer=optimizer.obj)
     (model, opt_state), losses = jax.lax.scan(step, (model, opt_state), _epoch_batches(arrays, epoch_key, batch_size))
     return model, opt_state, losses
+
+
+@partial(jax.jit, static_argnames=("loss_fn", "optimizer"))
+def _indexed_step(carry, stacked, keys, b, *, loss_fn, optimizer):
+    """:func:`_step` on minibatch ``b`` of the epoch's stacked batches (one compiled call per step)."""
+    batch = {name: jax.lax.dynamic_index_in_dim(value, b, keepdims=False) for name, value in stacked.items()}
+    return _step(carry, (batch, keys[b]), loss_fn=loss_fn.obj, optimizer=optimizer.obj)
+
+
+_epoch_batches_jit = jax.jit(_epoch_batches, static_argnames=("batch_size",))
+
+
+def _run_epoch_step_by_step(model, opt_state, epoch_key, arrays, *, loss_fn, optimizer, batch_size):
+    """The same epoch as :func:`_run_epoch`, with a Python loop over compiled steps (``fit(scan=False)``)."""
+    stacked, keys = _epoch_batches_jit(arrays, epoch_key, batch_size)
+    carry, losses = (model, opt_state), []
+    for b in range(keys.shape[0]):
+        carry, loss = _indexed_step(carry, stacked, keys, b, loss_fn=loss_fn, optimizer=optimizer)
+        losses.append(loss)
+    return carry[0], carry[1], jnp.stack(losses)
 
 
 def _print_summary(desc: str, history: History, seconds: float) -> None:

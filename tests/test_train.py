@@ -147,3 +147,12 @@ def test_history_plot_draws_both_axes():
     ax = history.plot()
     assert len(ax.figure.axes) == 2
     plt.close(ax.figure)
+
+
+def test_step_by_step_epochs_make_the_same_updates_as_the_scan():
+    data = _toy()
+    kwargs = dict(key=jax.random.key(3), epochs=3, batch_size=64, progress=False)
+    scanned, h_scan = fit(ZERO, _mse, data, optax.adam(0.05), **kwargs)
+    looped, h_loop = fit(ZERO, _mse, data, optax.adam(0.05), scan=False, **kwargs)
+    np.testing.assert_allclose(looped.w, scanned.w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h_loop.train_loss, h_scan.train_loss, rtol=1e-5)
