@@ -70,6 +70,16 @@ def test_each_branch_can_be_switched_off_and_the_model_still_trains(world, left_
     model, history = _train(world, _init(branches), epochs=4)
     assert model.fuse.in_features == len([b for b in branches if b != "user"]) * 8
     assert history.train_loss[-1] < history.train_loss[0]
+    left_out_parts = {"user": [model.user_emb], "content": [model.user_mlp], "conv": [model.conv_out, *model.convs],
+                      "gru": [model.gru, model.gru_out]}[left_out]
+    assert all(part is None for part in left_out_parts), f"the {left_out} branch left out still has parameters"
+    full = _init()
+    kept = [name for name in ("user_emb", "user_mlp", "conv_out", "gru", "gru_out", "items", "history_items")
+            if getattr(model, name) is not None]
+    for name in kept:  # the parts that are kept start from the same values as in the full model
+        for a, b in zip(jax.tree_util.tree_leaves(getattr(_init(branches), name)),
+                        jax.tree_util.tree_leaves(getattr(full, name))):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_with_only_the_user_branch_the_hybrid_is_matrix_factorisation(world):
@@ -86,6 +96,7 @@ def test_with_only_the_user_branch_the_hybrid_is_matrix_factorisation(world):
 def test_item_content_can_be_switched_off(world):
     model = _init(item_content=False)
     assert np.allclose(model.item_vectors(jnp.asarray(world[3])), model.items.table)
+    assert model.item_mlp is None
 
 
 def test_rating_head_trains(world):

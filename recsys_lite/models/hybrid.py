@@ -23,7 +23,8 @@ place. Then
 
 ``branches`` (static) names the user branches in use; leaving one out is
 the ablation of chapter 8, and the model still trains. ``item_content``
-switches the item-content term.
+switches the item-content term. A branch or term that is left out has no
+parameters at all (its fields are None, or an empty tuple of convolutions).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ __all__ = ["Hybrid", "BRANCHES", "hybrid_topn_loss", "hybrid_rating_loss"]
 BRANCHES = ("user", "content", "conv", "gru")
 
 
-@pytree_dataclass(static=("branches", "item_content", "dropout", "low", "high"))
+@pytree_dataclass(static=("branches", "item_content", "dropout", "window", "low", "high"))
 class Hybrid:
     """See the module docstring. Inputs of every method:
 
@@ -50,15 +51,15 @@ class Hybrid:
     """
 
     history_items: nn.Embedding       # (n_items + 1, d) input embeddings, last row = padding
-    user_emb: nn.Embedding            # (n_users, d)
-    user_mlp: nn.MLP                  # d_u → d
-    convs: tuple                      # Conv1D kernels of widths 1 … L
-    conv_out: nn.Dense                # L·n_h → d
-    gru: nn.Recurrent                 # d → H
-    gru_out: nn.Dense                 # H → d
+    user_emb: nn.Embedding | None     # (n_users, d)                      user branch
+    user_mlp: nn.MLP | None           # d_u → d                           content branch
+    convs: tuple                      # Conv1D kernels of widths 1 … L    conv branch
+    conv_out: nn.Dense | None         # L·n_h → d                         conv branch
+    gru: nn.Recurrent | None          # d → H                             gru branch
+    gru_out: nn.Dense | None          # H → d                             gru branch
     fuse: nn.Dense | None             # (number of non-user branches)·d → d; None if there are none
     items: nn.Embedding               # q_i: (n_items, d)
-    item_mlp: nn.MLP                  # d_i → d
+    item_mlp: nn.MLP | None           # d_i → d                           item content term
     item_bias: jax.Array              # c_i: (n_items,)
     rating_user_bias: jax.Array       # b_u (n_users,), rating head only
     rating_item_bias: jax.Array       # b_i (n_items,), rating head only
@@ -66,6 +67,7 @@ class Hybrid:
     branches: tuple = BRANCHES
     item_content: bool = True
     dropout: float = 0.3
+    window: int = 5                   # L, the history length the model reads
     low: float = 1.0
     high: float = 5.0
 
@@ -80,31 +82,36 @@ class Hybrid:
         fused = [b for b in branches if b != "user"]
         k = iter(jax.random.split(key, 12 + window))
         small = 1.0 / dim
+        # Keys in a fixed order, drawn whether or not a part is used, so the parts
+        # that are kept start from the same values whatever is left out.
+        history_key, user_key, content_key = next(k), next(k), next(k)
+        conv_keys = [next(k) for _ in range(window)]
+        conv_out_key, gru_key, gru_out_key = next(k), next(k), next(k)
+        fuse_key = next(k) if fused else None
+        items_key, item_mlp_key = next(k), next(k)
+        use = set(branches)
         return cls(
-            history_items=nn.Embedding.init(next(k), n_items + 1, dim, stddev=small),
-            user_emb=nn.Embedding.init(next(k), n_users, dim, stddev=small),
-            user_mlp=nn.MLP.init(next(k), [user_dim, dim, dim]),
-            convs=tuple(nn.Conv1D.init(next(k), dim, n_horizontal, h) for h in range(1, window + 1)),
-            conv_out=nn.Dense.init(next(k), window * n_horizontal, dim),
-            gru=nn.Recurrent.init(next(k), dim, hidden, cell="gru"),
-            gru_out=nn.Dense.init(next(k), hidden, dim),
-            fuse=nn.Dense.init(next(k), len(fused) * dim, dim) if fused else None,
-            items=nn.Embedding.init(next(k), n_items, dim, stddev=small),
-            item_mlp=nn.MLP.init(next(k), [item_dim, dim, dim]),
+            history_items=nn.Embedding.init(history_key, n_items + 1, dim, stddev=small),
+            user_emb=nn.Embedding.init(user_key, n_users, dim, stddev=small) if "user" in use else None,
+            user_mlp=nn.MLP.init(content_key, [user_dim, dim, dim]) if "content" in use else None,
+            convs=tuple(nn.Conv1D.init(conv_key, dim, n_horizontal, h) for h, conv_key in enumerate(conv_keys, 1))
+            if "conv" in use else (),
+            conv_out=nn.Dense.init(conv_out_key, window * n_horizontal, dim) if "conv" in use else None,
+            gru=nn.Recurrent.init(gru_key, dim, hidden, cell="gru") if "gru" in use else None,
+            gru_out=nn.Dense.init(gru_out_key, hidden, dim) if "gru" in use else None,
+            fuse=nn.Dense.init(fuse_key, len(fused) * dim, dim) if fused else None,
+            items=nn.Embedding.init(items_key, n_items, dim, stddev=small),
+            item_mlp=nn.MLP.init(item_mlp_key, [item_dim, dim, dim]) if item_content else None,
             item_bias=jnp.zeros(n_items),
             rating_user_bias=jnp.zeros(n_users),
             rating_item_bias=jnp.zeros(n_items),
             mu=jnp.asarray(mu, jnp.float32),
-            branches=branches, item_content=item_content, dropout=dropout,
+            branches=branches, item_content=item_content, dropout=dropout, window=window,
         )
 
     @property
     def n_items(self) -> int:
         return self.items.num_embeddings
-
-    @property
-    def window(self) -> int:
-        return len(self.convs)
 
     def item_vectors(self, item_x) -> jax.Array:
         """o_i for every item: (n_items, d_i) → (n_items, d)."""
