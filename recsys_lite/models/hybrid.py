@@ -12,8 +12,8 @@ own embedding p_u (chapter 5), added to the fused row as in MF:
 
     r_u = z_u + p_u
 
-so with only the user branch the model *is* matrix factorisation, and the
-other branches learn what the embedding cannot (the order of recent films,
+so with only the user branch (and no item content) the model *is* matrix
+factorisation, and the other branches learn what the embedding cannot (the order of recent films,
 a user never seen in training). An item is its embedding plus its content,
 o_i = q_i + MLP(x_i) (genres, year), so a film nobody rated yet still has a
 place. Then
