@@ -271,23 +271,11 @@ def caser(s: Setup, examples, recent):
     return scorer(model, "test")
 
 
-def windows(sequences, lengths, T, pad_id):
-    """Chapter 7's `windows`: each history cut into windows of T + 1 items, newest first, overlapping by one.
-
-    Returns {"sequence": (N, T + 1) left-aligned, padded with pad_id; "length": (N,)}.
-    """
-    rows = [sequences[u, max(0, end - T - 1):end] for u in range(len(lengths)) for end in range(lengths[u], 1, -T)]
-    out = np.full((len(rows), T + 1), pad_id, np.int32)
-    for r, row in enumerate(rows):
-        out[r, :len(row)] = row
-    return {"sequence": out, "length": np.array([len(row) for row in rows], np.int32)}
-
-
 def gru4rec(s: Setup, sequences, lengths):
     """Chapter 7, cells c27–c33: trained on windows of T_HIST + 1 films and validated reading the last T_HIST;
     tested reading the number of films (1 … 100) that is best on the validation targets → the test scorer."""
     t_hist, n_epochs, batch = 10, s.epochs(4), 128
-    train_windows = windows(sequences, lengths, t_hist, pad_id=s.n_items)
+    train_windows = data.sequence_windows(sequences, lengths, t_hist, pad_id=s.n_items)
     score = jax.jit(lambda m, seqs, lens: m.scores(seqs, lens))
 
     def scorer(model, stage, T=t_hist):

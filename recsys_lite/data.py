@@ -53,6 +53,7 @@ __all__ = [
     "content_features",
     "recent_items",
     "next_item_examples",
+    "sequence_windows",
 ]
 
 URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
@@ -656,3 +657,22 @@ def next_item_examples(items: np.ndarray, lengths: np.ndarray, window: int, *, p
             targets.append(seq[t])
     return {"user": np.asarray(users, np.int32), "history": np.asarray(histories, np.int32).reshape(-1, window),
             "item": np.asarray(targets, np.int32)}
+
+
+def sequence_windows(items: np.ndarray, lengths: np.ndarray, window: int, *, pad_id: int) -> dict[str, np.ndarray]:
+    """Cut each user's sequence into windows of ``window + 1`` items, newest first, overlapping by one item.
+
+    The training data of a many-to-many recurrent model (chapter 7): in a
+    window i_1 … i_{T+1}, each of i_2 … i_{T+1} is the target of the items
+    before it. Window ends go back from each user's last item in steps of
+    ``window``, so every item after a user's first is a target exactly once.
+    ``items`` (n_users, L) and ``lengths`` (n_users,) as from
+    :func:`user_sequences` → ``{"sequence": (N, window + 1)`` left-aligned,
+    padded with ``pad_id``; ``"length": (N,)}`` int32.
+    """
+    rows = [items[u, max(0, end - window - 1):end] for u in range(len(lengths))
+            for end in range(int(lengths[u]), 1, -window)]
+    out = np.full((len(rows), window + 1), pad_id, np.int32)
+    for r, row in enumerate(rows):
+        out[r, :len(row)] = row
+    return {"sequence": out, "length": np.array([len(row) for row in rows], np.int32)}
