@@ -16,6 +16,15 @@ stand-in of :mod:`recsys_lite.synthetic`, and it says so loudly.
 
 Ids are 0-based and contiguous: user ``u`` in the files is ``u - 1`` here.
 
+``RECSYS_LITE_OFFLINE`` turns the download off when it is 1, true, yes or on
+(any case); 0, false, no, off or empty leave it on; any other value is an
+error, so that a typo never means "online" by accident.
+
+Every function checks its input first: a rating table lacking a column, ids
+out of range, a size or window that is not a positive integer, or sequences
+whose shapes disagree raise ``ValueError`` or ``TypeError`` naming the
+argument, what was received and what was expected.
+
 MovieLens may not be redistributed (see its README): this module downloads it
 from GroupLens for each reader and never ships it.
 """
@@ -34,7 +43,10 @@ from typing import Iterator, Mapping, NamedTuple
 import numpy as np
 import pandas as pd
 
-from recsys_lite._checks import check_ids, check_positive, describe
+from recsys_lite._checks import (
+    as_array, check_columns, check_flag, check_ids, check_int_in_range, check_key, check_lengths, check_ndim,
+    check_size, check_str, describe, env_flag,
+)
 
 __all__ = [
     "DataIntegrityError",
@@ -142,9 +154,13 @@ class MovieLens:
         return len(self.items)
 
     def split(self, name: str) -> Split:
-        """The canonical split ``name`` (``"u1"`` … ``"u5"``, ``"ua"``, ``"ub"``)."""
-        if name not in self.splits:
-            raise KeyError(f"`name` must be one of {sorted(self.splits)}; got {name!r}.")
+        """The canonical split ``name`` (``"u1"`` … ``"u5"``, ``"ua"``, ``"ub"``).
+
+        Raises:
+            ValueError: an unknown ``name``.
+        """
+        if not isinstance(name, str) or name not in self.splits:
+            raise ValueError(f"`name` must be one of {sorted(self.splits)}; got {name!r}.")
         return self.splits[name]
 
     def __repr__(self) -> str:
@@ -159,8 +175,7 @@ class MovieLens:
 # Finding the files
 
 
-def cache_dir() -> Path:
-    """The per-user cache: ``$RECSYS_LITE_CACHE``, else the OS cache folder."""
+def _cache_path() -> Path:
     env = os.environ.get("RECSYS_LITE_CACHE")
     if env:
         return Path(env).expanduser()
@@ -169,11 +184,25 @@ def cache_dir() -> Path:
     return Path(pooch.os_cache("recsys_lite"))
 
 
+def cache_dir() -> Path:
+    """The per-user cache: ``$RECSYS_LITE_CACHE``, else the OS cache folder.
+
+    Raises:
+        ValueError: the path exists but is not a folder (a file, say).
+    """
+    path = _cache_path()
+    if path.exists() and not path.is_dir():
+        source = "RECSYS_LITE_CACHE" if os.environ.get("RECSYS_LITE_CACHE") else "the default cache path"
+        raise ValueError(f"The cache path {path} ({source}) is not a folder: it is a file. Point "
+                         "RECSYS_LITE_CACHE to a folder (or to a path that does not exist yet), or remove the file.")
+    return path
+
+
 def _fix_hint(where: Path) -> str:
     return (
         f"Fix: delete {where} and get a fresh copy of the official archive from {URL} "
         "(unzipped or as the zip); or unset RECSYS_LITE_DATA / empty the cache "
-        f"({cache_dir()}) so that the loader downloads it again."
+        f"({_cache_path()}) so that the loader downloads it again."
     )
 
 
@@ -330,7 +359,11 @@ def locate_movielens(data_dir: str | os.PathLike | None = None) -> tuple[Path | 
     Raises:
         FileNotFoundError: ``data_dir`` or ``RECSYS_LITE_DATA`` is set but
             holds no data (an explicit place must not be silently skipped).
+        TypeError: ``data_dir`` is not a path.
+        ValueError: the cache path is not a folder.
     """
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise TypeError(f"`data_dir` must be a folder path (str or pathlib.Path) or None; got {describe(data_dir)}.")
     explicit = [("the `data_dir` argument", data_dir), ("RECSYS_LITE_DATA", os.environ.get("RECSYS_LITE_DATA"))]
     for label, folder in explicit:
         if folder:
@@ -355,17 +388,22 @@ def load_movielens(name: str = "ml-100k", data_dir: str | os.PathLike | None = N
         data_dir: a folder holding ``ml-100k/`` or ``ml-100k.zip`` (or the
             ``ml-100k`` folder itself). When given, it must hold the data.
         download: whether to try GroupLens when nothing local is found
-            (``RECSYS_LITE_OFFLINE=1`` in the environment also turns it off).
+            (``RECSYS_LITE_OFFLINE`` set to 1, true, yes or on, in any case,
+            also turns it off).
 
     Returns:
         A :class:`MovieLens` with ratings, item and user tables and the
         canonical splits.
 
     Raises:
-        ValueError: an unknown ``name``.
+        ValueError: an unknown ``name``; ``RECSYS_LITE_OFFLINE`` set to a value
+            that is neither on nor off; a cache path that is not a folder.
+        TypeError: ``data_dir`` not a path, ``download`` not a bool.
         FileNotFoundError: ``data_dir`` or ``RECSYS_LITE_DATA`` holds no data.
         DataIntegrityError: a file found is truncated or corrupt.
     """
+    check_flag("download", download)
+    offline = env_flag("RECSYS_LITE_OFFLINE")  # read first: a bad value is an error wherever the data are
     if name != "ml-100k":
         raise ValueError(
             f"`name` must be 'ml-100k' (the data set this book is built on); got {name!r}. "
@@ -376,7 +414,6 @@ def load_movielens(name: str = "ml-100k", data_dir: str | os.PathLike | None = N
         return _load_real(found, f"{found} ({label})")
     cache = cache_dir()
 
-    offline = os.environ.get("RECSYS_LITE_OFFLINE") == "1"
     reason = "No local copy of ml-100k was found (data_dir, RECSYS_LITE_DATA and the cache are empty)"
     if download and not offline:
         try:
@@ -386,7 +423,8 @@ def load_movielens(name: str = "ml-100k", data_dir: str | os.PathLike | None = N
         else:
             return _load_real(archive, f"{archive} (downloaded from GroupLens)")
     else:
-        reason += ", and RECSYS_LITE_OFFLINE=1 forbids downloading." if offline else ", and download=False."
+        setting = os.environ.get("RECSYS_LITE_OFFLINE", "").strip()
+        reason += f", and RECSYS_LITE_OFFLINE={setting} forbids downloading." if offline else ", and download=False."
 
     from recsys_lite import synthetic
 
@@ -410,7 +448,12 @@ def canonical_splits(ratings: pd.DataFrame) -> dict[str, Split]:
     ML-100K) as test sets, the other rows as training. ``ua``/``ub``: each
     user's 1st–10th / 11th–20th rating in row order as test (``allbut.pl``).
     Every table is sorted by (user, item), as the official files are.
+
+    Raises:
+        TypeError, ValueError: ``ratings`` not a DataFrame, lacking a column
+            user/item, or empty.
     """
+    _check_ratings("ratings", ratings, ("user", "item"))
     n = len(ratings)
     bounds = np.linspace(0, n, 6).astype(int)
     splits = {}
@@ -423,6 +466,24 @@ def canonical_splits(ratings: pd.DataFrame) -> dict[str, Split]:
         in_test = (position >= start) & (position <= stop)
         splits[name] = Split(_sorted_by_user_item(ratings[~in_test]), _sorted_by_user_item(ratings[in_test]))
     return splits
+
+
+def _check_ratings(name: str, ratings, columns: tuple[str, ...], n_users: int | None = None,
+                   n_items: int | None = None) -> None:
+    """A rating table: a DataFrame with ``columns``, at least one row, numbers, ids in range."""
+    check_columns(name, ratings, columns)
+    if len(ratings) == 0:
+        raise ValueError(f"`{name}` must hold at least one row; got an empty table with columns "
+                         f"{[str(c) for c in ratings.columns]}.")
+    for column in columns:
+        as_array(f"{name}[{column!r}]", ratings[column].to_numpy())
+    sizes = {"user": n_users, "item": n_items}
+    for column in ("user", "item"):
+        if column in columns:
+            check_ids(f"{name}[{column!r}]", ratings[column].to_numpy(), sizes[column], f"{column}s")
+    if "timestamp" in columns and not np.issubdtype(ratings["timestamp"].to_numpy().dtype, np.integer):
+        raise TypeError(f"`{name}['timestamp']` must hold integer Unix seconds; "
+                        f"got {describe(ratings['timestamp'].to_numpy())}.")
 
 
 def _time_order(ratings: pd.DataFrame, ties: str) -> np.ndarray:
@@ -473,6 +534,8 @@ class LeaveOneOut:
         return self.train if stage == "valid" else pd.concat([self.train, self.valid], ignore_index=True)
 
     def _stage(self, stage: str) -> pd.DataFrame:
+        if not isinstance(stage, str):
+            raise TypeError(f"`stage` must be 'valid' or 'test'; got {describe(stage)}.")
         if stage == "valid":
             return self.valid
         if stage == "test":
@@ -495,10 +558,15 @@ def leave_one_out(ratings: pd.DataFrame, n_users: int, n_items: int, *, ties: st
         ties: ``"row_order"`` (default) or ``"item_id"``.
 
     Raises:
-        ValueError: a user with fewer than 3 interactions, or ids out of range.
+        TypeError: ``ratings`` not a DataFrame; non-integer ids, timestamps or sizes.
+        ValueError: a missing column (user, item, timestamp), an empty table,
+            a user with fewer than 3 interactions, ids out of range, sizes
+            < 1, or a bad ``ties``.
     """
-    check_ids("ratings['user']", ratings["user"].to_numpy(), n_users, "users")
-    check_ids("ratings['item']", ratings["item"].to_numpy(), n_items, "items")
+    n_users, n_items = check_size("n_users", n_users), check_size("n_items", n_items)
+    if not isinstance(ties, str) or ties not in ("row_order", "item_id"):
+        raise ValueError(f"`ties` must be 'row_order' or 'item_id'; got {ties!r}.")
+    _check_ratings("ratings", ratings, ("user", "item", "timestamp"), n_users, n_items)
     ordered = ratings.iloc[_time_order(ratings, ties)].reset_index(drop=True)
     counts = ordered.groupby("user").size()
     if counts.min() < 3 or len(counts) < n_users:
@@ -522,9 +590,19 @@ def leave_one_out(ratings: pd.DataFrame, n_users: int, n_items: int, *, ties: st
 
 
 def seen_mask(n_users: int, n_items: int, users, items) -> np.ndarray:
-    """Boolean ``(n_users, n_items)`` matrix, True where (user, item) occurs."""
-    users = check_ids("users", np.asarray(users), n_users, "users")
-    items = check_ids("items", np.asarray(items), n_items, "items")
+    """Boolean ``(n_users, n_items)`` matrix, True where (user, item) occurs; ``users``, ``items``: (m,).
+
+    Raises:
+        TypeError, ValueError: sizes not positive integers; ids not integers,
+            out of range, or ``users`` and ``items`` of different shapes.
+    """
+    n_users, n_items = check_size("n_users", n_users), check_size("n_items", n_items)
+    users = check_ids("users", np.asarray(as_array("users", users)), n_users, "users")
+    items = check_ids("items", np.asarray(as_array("items", items)), n_items, "items")
+    check_ndim("users", users, 1, "one user id per interaction")
+    if users.shape != items.shape:
+        raise ValueError(f"`users` and `items` must have the same shape, one pair per interaction; got "
+                         f"{users.shape} and {items.shape}.")
     mask = np.zeros((n_users, n_items), bool)
     mask[users, items] = True
     return mask
@@ -539,16 +617,24 @@ def user_sequences(ratings: pd.DataFrame, n_users: int, n_items: int, *, max_len
     (default ``n_items``: an embedding table with ``n_items + 1`` rows keeps
     its last row for padding); ``lengths`` has shape ``(n_users,)``. With
     ``max_len``, only each user's most recent ``max_len`` items are kept.
+
+    Raises:
+        TypeError, ValueError: ``ratings`` not a DataFrame with columns user,
+            item, timestamp; ids out of range; sizes or ``max_len`` not
+            positive integers; ``pad_id`` not an integer >= ``n_items`` (a
+            smaller one would be taken for a real item).
     """
-    check_ids("ratings['user']", ratings["user"].to_numpy(), n_users, "users")
-    check_ids("ratings['item']", ratings["item"].to_numpy(), n_items, "items")
+    n_users, n_items = check_size("n_users", n_users), check_size("n_items", n_items)
+    _check_ratings("ratings", ratings, ("user", "item", "timestamp"), n_users, n_items)
+    if max_len is not None:
+        check_size("max_len", max_len)
     pad_id = n_items if pad_id is None else pad_id
+    check_int_in_range("pad_id", pad_id, n_items)
     ordered = ratings.iloc[_time_order(ratings, "row_order")]
     user = ordered["user"].to_numpy()
     item = ordered["item"].to_numpy()
     lengths = np.bincount(user, minlength=n_users)
     if max_len is not None:
-        check_positive("max_len", max_len)
         from_end = ordered.groupby("user").cumcount(ascending=False).to_numpy()
         keep = from_end < max_len
         user, item = user[keep], item[keep]
@@ -570,22 +656,37 @@ def minibatches(key, arrays: Mapping[str, np.ndarray] | tuple, batch_size: int, 
         batch_size: rows per batch ``B``; the last batch may be smaller
             unless ``drop_last``.
 
-    Yields:
-        The same structure as ``arrays``, each leaf of shape ``(B, ...)``.
+    Raises:
+        TypeError: ``key`` not a PRNG key; ``arrays`` not a dict or tuple of
+            arrays of numbers; ``drop_last`` not a bool.
+        ValueError: no arrays, arrays without rows or of different lengths,
+            ``batch_size`` not a positive integer.
     """
     import jax
 
-    leaves = list(arrays.values()) if isinstance(arrays, Mapping) else list(arrays)
+    check_key("key", key)
+    if not isinstance(arrays, (Mapping, tuple, list)):
+        raise TypeError(f"`arrays` must be a dict or tuple of arrays; got {describe(arrays)}.")
+    names = [f"arrays[{k!r}]" for k in arrays] if isinstance(arrays, Mapping) else \
+        [f"arrays[{i}]" for i in range(len(arrays))]
+    leaves = [as_array(name, leaf) for name, leaf in
+              zip(names, arrays.values() if isinstance(arrays, Mapping) else arrays)]
     if not leaves:
         raise ValueError("`arrays` must hold at least one array; got an empty collection.")
+    for name, leaf in zip(names, leaves):
+        if np.ndim(leaf) == 0:
+            raise ValueError(f"`{name}` must have a first dimension, one entry per row; got {describe(leaf)}.")
     m = len(leaves[0])
     for leaf in leaves:
         if len(leaf) != m:
             raise ValueError(
                 f"`arrays` must share their first dimension; got lengths {[len(x) for x in leaves]}."
             )
+    if m == 0:
+        raise ValueError("`arrays` must hold at least one row; got 0 rows.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive integer; got {describe(batch_size)}.")
+    check_flag("drop_last", drop_last)
     order = np.asarray(jax.random.permutation(key, m))
     stop = m - m % batch_size if drop_last else m
     for start in range(0, stop, batch_size):
@@ -606,7 +707,15 @@ def content_features(dataset: MovieLens) -> tuple[np.ndarray, np.ndarray, list[s
     Returns:
         ``(user_x, item_x, user_names, item_names)``: float32 arrays of shape
         ``(n_users, d_u)`` and ``(n_items, d_i)`` and their column names.
+
+    Raises:
+        TypeError, ValueError: ``dataset`` not a :class:`MovieLens`, or its
+            tables lacking a column used here.
     """
+    if not isinstance(dataset, MovieLens):
+        raise TypeError(f"`dataset` must be a MovieLens (from load_movielens); got {describe(dataset)}.")
+    check_columns("dataset.users", dataset.users, ("age", "gender", "occupation"))
+    check_columns("dataset.items", dataset.items, (*dataset.genres, "year"))
     users, items = dataset.users, dataset.items
     age = users["age"].to_numpy(np.float64)
     occupations = sorted(users["occupation"].unique())
@@ -623,13 +732,37 @@ def content_features(dataset: MovieLens) -> tuple[np.ndarray, np.ndarray, list[s
     return user_x.astype(np.float32), item_x.astype(np.float32), user_names, item_names
 
 
+def _check_sequences(items, lengths, window: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """``items`` (n_users, L) and ``lengths`` (n_users,) as from :func:`user_sequences`, checked, as arrays."""
+    items = np.asarray(as_array("items", items))
+    check_ndim("items", items, 2, "(n_users, L) item ids padded after each sequence, as from user_sequences")
+    if not np.issubdtype(items.dtype, np.integer):
+        raise TypeError(f"`items` must hold integer item ids; got {describe(items)}.")
+    lengths = np.asarray(as_array("lengths", lengths))
+    check_lengths("lengths", lengths, items.shape[:1], items.shape[1])
+    check_size("window", window)
+    check_int_in_range("pad_id", pad_id, 0)
+    real = items[np.arange(items.shape[1])[None, :] < lengths[:, None]]
+    check_ids("items", real, None, "items")
+    if (real == pad_id).any():
+        raise ValueError(f"`pad_id` must differ from every real item id; got {pad_id}, which `items` holds "
+                         "within the lengths (pick an id no item has, such as n_items).")
+    return items, lengths
+
+
 def recent_items(items: np.ndarray, lengths: np.ndarray, window: int, *, pad_id: int) -> np.ndarray:
     """Each user's last ``window`` items, right-aligned: (n_users, L) → (n_users, window).
 
     ``items``/``lengths`` as returned by :func:`user_sequences`. Users with
     fewer items are padded with ``pad_id`` on the left, so the most recent
     item is always in the last column.
+
+    Raises:
+        TypeError, ValueError: ``items`` not a 2-D integer array; ``lengths``
+            not one integer in [0, L] per row; ``window`` not a positive
+            integer; ``pad_id`` not an integer >= 0 or equal to a real item.
     """
+    items, lengths = _check_sequences(items, lengths, window, pad_id)
     n_users = len(lengths)
     out = np.full((n_users, window), pad_id, dtype=np.int32)
     for u in range(n_users):
@@ -646,7 +779,11 @@ def next_item_examples(items: np.ndarray, lengths: np.ndarray, window: int, *, p
     ``window`` items before t (left-padded with ``pad_id``) and the target
     is the item at t. Returns a dict of ``user`` (N,), ``history``
     (N, window) and ``item`` (N,) int32 arrays.
+
+    Raises:
+        TypeError, ValueError: as :func:`recent_items`.
     """
+    items, lengths = _check_sequences(items, lengths, window, pad_id)
     users, histories, targets = [], [], []
     for u in range(len(lengths)):
         seq = items[u, :lengths[u]]
@@ -669,7 +806,11 @@ def sequence_windows(items: np.ndarray, lengths: np.ndarray, window: int, *, pad
     ``items`` (n_users, L) and ``lengths`` (n_users,) as from
     :func:`user_sequences` → ``{"sequence": (N, window + 1)`` left-aligned,
     padded with ``pad_id``; ``"length": (N,)}`` int32.
+
+    Raises:
+        TypeError, ValueError: as :func:`recent_items`.
     """
+    items, lengths = _check_sequences(items, lengths, window, pad_id)
     rows = [items[u, max(0, end - window - 1):end] for u in range(len(lengths))
             for end in range(int(lengths[u]), 1, -window)]
     out = np.full((len(rows), window + 1), pad_id, np.int32)

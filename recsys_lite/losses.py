@@ -7,7 +7,10 @@ For classifiers the prediction is a score (logit) s_i and σ(s) = 1/(1+e^{-s}).
 Every loss is a pure function of JAX arrays: it works under ``jax.jit`` and
 ``jax.grad``. The input checks look at shapes and dtypes, which are known
 while tracing, so a wrong shape fails loudly even inside ``jax.jit``; values
-(label ids, δ, λ) are checked too whenever they are known, i.e. outside jit.
+(NaN/inf, label ids, δ, λ) are checked too whenever they are known, i.e.
+outside jit. Every loss raises ``TypeError`` for non-numeric input and
+``ValueError`` for mismatched shapes, no examples, NaN/inf or values out of
+range, naming the argument.
 
 Beside each loss sits ``<loss>_grad``: ∂J/∂(first argument), written exactly
 as the chapter derives it. The tests check each one against ``jax.grad``.
@@ -19,24 +22,38 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from recsys_lite._checks import check_ids, check_positive, check_same_shape, describe
+from recsys_lite._checks import (
+    as_array, check_finite, check_ids, check_positive, check_same_shape, describe, is_traced,
+)
 
 
 # --- input checks --------------------------------------------------------------
 
 def _pair(name_a: str, a: Any, name_b: str, b: Any) -> tuple[jax.Array, jax.Array]:
-    """Return ``a`` and ``b`` as arrays after checking they have one shape and m > 0."""
-    a, b = jnp.asarray(a), jnp.asarray(b)
+    """Return ``a`` and ``b`` as arrays after checking: numbers, one shape, m > 0, finite when known."""
+    a, b = jnp.asarray(as_array(name_a, a)), jnp.asarray(as_array(name_b, b))
     check_same_shape(name_a, a, name_b, b)
     if a.size == 0:
         raise ValueError(f"`{name_a}` must hold at least one example; got {describe(a)}.")
+    check_finite(name_a, a)
+    check_finite(name_b, b)
     return a, b
+
+
+def _probabilities(name: str, labels: jax.Array) -> None:
+    """Raise unless known ``labels`` lie in [0, 1] (binary labels or soft targets)."""
+    if not is_traced(labels):
+        values = np.asarray(labels)
+        if values.size and (values.min() < 0 or values.max() > 1):
+            raise ValueError(f"`{name}` must lie in [0, 1] (0/1 labels or probabilities); got values from "
+                             f"{values.min()} to {values.max()}.")
 
 
 def _class_labels(logits: Any, labels: Any) -> tuple[jax.Array, jax.Array]:
     """Return ``logits`` (..., n) and integer ``labels`` (...) as arrays after checking them."""
-    logits, labels = jnp.asarray(logits), jnp.asarray(labels)
+    logits, labels = jnp.asarray(as_array("logits", logits)), jnp.asarray(as_array("labels", labels))
     if logits.ndim < 1:
         raise ValueError(
             f"`logits` must have shape (..., n_items), at least 1 dimension; got {describe(logits)}."
@@ -50,15 +67,14 @@ def _class_labels(logits: Any, labels: Any) -> tuple[jax.Array, jax.Array]:
         )
     if labels.size == 0:
         raise ValueError(f"`labels` must hold at least one example; got {describe(labels)}.")
-    if not isinstance(labels, jax.core.Tracer):  # values are only known outside jit
+    if not is_traced(labels):  # values are only known outside jit
         check_ids("labels", labels, logits.shape[-1], "items")
+    check_finite("logits", logits)
     return logits, labels
 
 
-def _check_number(name: str, value: Any, allow_zero: bool = False) -> None:
-    """Check a hyperparameter's range when it is known (a traced one is the caller's to check)."""
-    if not isinstance(value, jax.core.Tracer):
-        check_positive(name, value, allow_zero=allow_zero)
+# A hyperparameter's range is checked when it is known (a traced one passes: see check_positive).
+_check_number = check_positive
 
 
 # --- regression -------------------------------------------------------------
@@ -151,12 +167,14 @@ def binary_cross_entropy_with_logits(logits, labels):
     logits, labels: same shape, m = size.
     """
     logits, labels = _pair("logits", logits, "labels", labels)
+    _probabilities("labels", labels)
     return jnp.mean(jax.nn.softplus(logits) - logits * labels)
 
 
 def binary_cross_entropy_with_logits_grad(logits, labels):
     """∂J/∂s_i = (σ(s_i) − y_i)/m. Shape of ``logits``."""
     logits, labels = _pair("logits", logits, "labels", labels)
+    _probabilities("labels", labels)
     return (jax.nn.sigmoid(logits) - labels) / logits.size
 
 
@@ -195,8 +213,14 @@ def softmax_cross_entropy(logits, labels, where=None):
     of padded sequences). Labels of masked-out rows are ignored.
     """
     if where is not None:
+        where = as_array("where", where)
+        if not (jnp.issubdtype(where.dtype, jnp.bool_) or jnp.issubdtype(where.dtype, jnp.integer)):
+            raise TypeError(f"`where` must be a boolean mask; got {describe(where)}.")
         where = jnp.asarray(where, bool)
+        labels = as_array("labels", labels)
         check_same_shape("where", where, "labels", labels)
+        if not is_traced(where) and not bool(where.any()):
+            raise ValueError("`where` must keep at least one row; it is False everywhere.")
         labels = jnp.where(where, labels, 0)
     logits, labels = _class_labels(logits, labels)
     per_row = jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(logits, labels[..., None], axis=-1)[..., 0]
@@ -222,6 +246,7 @@ def l2_penalty(params, weight):
     Its gradient is simply λθ (see ``l2_penalty_grad``). Returns a scalar.
     """
     _check_number("weight", weight, allow_zero=True)
+    _check_params(params)
     squares = [jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(params)]
     return 0.5 * weight * sum(squares)
 
@@ -229,6 +254,11 @@ def l2_penalty(params, weight):
 def l2_penalty_grad(params, weight):
     """∂R/∂θ = λθ for R = ½ λ ‖θ‖². A pytree shaped like ``params``."""
     _check_number("weight", weight, allow_zero=True)
+    _check_params(params)
     return jax.tree_util.tree_map(lambda leaf: weight * leaf, params)
 
 
+def _check_params(params) -> None:
+    """Every leaf of ``params`` must be an array of numbers."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        as_array(f"params{jax.tree_util.keystr(path)}", leaf)

@@ -18,6 +18,14 @@ pytrees is leaf by leaf, and on arrays element by element.
 
 A learning rate is a number or a schedule ``t -> α_t`` (t counts from 0).
 The update functions are jittable; ``check_finite`` and ``step`` are eager.
+
+Hyperparameters are checked when an optimizer is made (``ValueError`` for a
+value out of range, ``TypeError`` for something that is not a number, each
+naming the argument); a traced hyperparameter (under ``jax.jit``/``vmap``)
+is known only at run time and passes unchecked. ``update`` checks that
+``grads`` has the structure of the parameters given to ``init`` and that
+``state`` is this optimizer's state: both are known while tracing, so the
+checks cost nothing inside ``jax.jit``.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recsys_lite._checks import check_positive, describe
+from recsys_lite._checks import as_array, check_callable, check_flag, check_positive, check_unit_interval, describe
 
 tree_map = jax.tree_util.tree_map
 
@@ -72,11 +80,30 @@ def _check_learning_rate(learning_rate: Any) -> None:
         check_positive("learning_rate", learning_rate)
 
 
-def _check_unit_interval(name: str, value: Any) -> None:
-    """Raise unless 0 ≤ ``value`` < 1 (a decay rate)."""
-    check_positive(name, value, allow_zero=True)
-    if not value < 1:
-        raise ValueError(f"`{name}` must be in [0, 1); got {value!r}.")
+_check_unit_interval = check_unit_interval  # 0 ≤ value < 1 (a decay rate)
+
+
+def _check_transformation(name: str, transform: Any) -> None:
+    if not (callable(getattr(transform, "init", None)) and callable(getattr(transform, "update", None))):
+        raise TypeError(f"`{name}` must be a GradientTransformation with init(params) and update(grads, state, "
+                        f"params), e.g. optim.adam(1e-3) or an optax one; got {describe(transform)}.")
+
+
+def _check_state(state: Any, kind: type, who: str) -> None:
+    if not isinstance(state, kind):
+        raise TypeError(f"`state` must be the {kind.__name__} that {who}'s `init` returned; got {describe(state)}.")
+
+
+def _check_same_tree(name_a: str, a: Any, name_b: str, b: Any) -> None:
+    """Raise unless pytrees ``a`` and ``b`` have one structure (known while tracing: free under jit)."""
+    tree_a, tree_b = jax.tree_util.tree_structure(a), jax.tree_util.tree_structure(b)
+    if tree_a != tree_b:
+        raise ValueError(f"`{name_a}` must have the structure of {name_b}; got {tree_a} and {tree_b}.")
+
+
+def _check_grads(grads: Any, moments: Any) -> None:
+    """``grads`` must be shaped like the parameters that ``init`` saw (stored in ``moments``)."""
+    _check_same_tree("grads", grads, "the parameters given to `init`", moments)
 
 
 # --- the pieces every optimizer shares -----------------------------------------
@@ -100,12 +127,23 @@ def _bias_corrected(moment: jax.Array, decay: float, t: jax.Array) -> jax.Array:
 
 
 def apply_updates(params: Any, updates: Any) -> Any:
-    """θ_{t+1} = θ_t + u_t, leaf by leaf, keeping each leaf's dtype."""
+    """θ_{t+1} = θ_t + u_t, leaf by leaf, keeping each leaf's dtype.
+
+    Raises:
+        ValueError: ``updates`` has another structure than ``params``.
+    """
+    _check_same_tree("updates", updates, "`params`", params)
     return tree_map(lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates)
 
 
 def global_norm(tree: Any) -> jax.Array:
-    """‖g‖ = √(Σ_leaves Σ_k g_k²), the norm of all leaves seen as one vector."""
+    """‖g‖ = √(Σ_leaves Σ_k g_k²), the norm of all leaves seen as one vector.
+
+    Raises:
+        TypeError: a leaf that is not an array of numbers.
+    """
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        as_array(f"tree{jax.tree_util.keystr(path)}", leaf)
     return jnp.sqrt(sum(jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(tree)))
 
 
@@ -119,18 +157,28 @@ def sgd(learning_rate, momentum=None, nesterov=False) -> GradientTransformation:
     Nesterov:  same m_t,                            θ_{t+1} = θ_t − α (g_t + β m_t)
     β = ``momentum`` in [0, 1), or None for plain descent (as ``optax.sgd``).
     State: the step count t and m_t (None without momentum).
+
+    Raises:
+        TypeError, ValueError: α not a number > 0 (or a schedule), β not in
+            [0, 1), ``nesterov`` not a bool or True without β; in ``update``, a
+            ``state`` from another optimizer or ``grads`` of another structure.
     """
     _check_learning_rate(learning_rate)
     if momentum is not None:
         _check_unit_interval("momentum", momentum)
+    check_flag("nesterov", nesterov)
+    if nesterov and momentum is None:
+        raise ValueError("`nesterov=True` needs a `momentum` β in [0, 1); got momentum=None.")
 
     def init(params):
         trace = None if momentum is None else tree_map(jnp.zeros_like, params)
         return SgdState(count=_zeros_count(), trace=trace)
 
     def update(grads, state, params=None):
+        _check_state(state, SgdState, "sgd")
         if momentum is None:
             return _descend(grads, learning_rate, state.count), SgdState(state.count + 1, None)
+        _check_grads(grads, state.trace)
         trace = tree_map(lambda g, m: g + momentum * m, grads, state.trace)
         if nesterov:
             direction = tree_map(lambda g, m: g + momentum * m, grads, trace)
@@ -153,6 +201,10 @@ def adagrad(learning_rate, initial_accumulator_value=0.1, eps=1e-7) -> GradientT
     G_t = G_{t−1} + g_t²   (G_0 = ``initial_accumulator_value``)
     θ_{t+1} = θ_t − α g_t / √(G_t + ε)
     State: the step count t and G_t. Matches ``optax.adagrad``.
+
+    Raises:
+        TypeError, ValueError: α not a number > 0 (or a schedule), G_0 < 0,
+            ε ≤ 0; in ``update``, a foreign ``state`` or mismatched ``grads``.
     """
     _check_learning_rate(learning_rate)
     check_positive("initial_accumulator_value", initial_accumulator_value, allow_zero=True)
@@ -163,6 +215,8 @@ def adagrad(learning_rate, initial_accumulator_value=0.1, eps=1e-7) -> GradientT
         return AdagradState(count=_zeros_count(), sum_of_squares=accumulators)
 
     def update(grads, state, params=None):
+        _check_state(state, AdagradState, "adagrad")
+        _check_grads(grads, state.sum_of_squares)
         sum_of_squares = tree_map(lambda g, G: g**2 + G, grads, state.sum_of_squares)
         # rsqrt(x) = 1/√x; optax uses it, and so we round exactly as optax does.
         direction = tree_map(lambda g, G: jax.lax.rsqrt(G + eps) * g, grads, sum_of_squares)
@@ -178,6 +232,10 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8) -> GradientTransformation:
     v_t = ρ v_{t−1} + (1 − ρ) g_t²   (v_0 = 0, ρ = ``decay``)
     θ_{t+1} = θ_t − α g_t / √(v_t + ε)      (ε inside the root, as optax)
     State: the step count t and v_t. Matches ``optax.rmsprop`` defaults.
+
+    Raises:
+        TypeError, ValueError: α not a number > 0 (or a schedule), ρ not in
+            [0, 1), ε ≤ 0; in ``update``, a foreign ``state`` or mismatched ``grads``.
     """
     _check_learning_rate(learning_rate)
     _check_unit_interval("decay", decay)
@@ -187,6 +245,8 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8) -> GradientTransformation:
         return RmspropState(count=_zeros_count(), nu=tree_map(jnp.zeros_like, params))
 
     def update(grads, state, params=None):
+        _check_state(state, RmspropState, "rmsprop")
+        _check_grads(grads, state.nu)
         nu = tree_map(lambda g, v: (1 - decay) * g**2 + decay * v, grads, state.nu)
         direction = tree_map(lambda g, v: jax.lax.rsqrt(v + eps) * g, grads, nu)
         return _descend(direction, learning_rate, state.count), RmspropState(state.count + 1, nu)
@@ -201,6 +261,11 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8) -> GradientTransformation:
     v_t = β₂ v_{t−1} + (1 − β₂) g_t²         v̂_t = v_t / (1 − β₂ᵗ)
     θ_{t+1} = θ_t − α m̂_t / (√v̂_t + ε)       (t counts from 1, m_0 = v_0 = 0)
     State: the step count, m_t and v_t. Matches ``optax.adam``.
+
+    Raises:
+        TypeError, ValueError: α not a number > 0 (or a schedule), β₁ or β₂
+            not in [0, 1), ε ≤ 0; in ``update``, a foreign ``state`` or
+            mismatched ``grads``.
     """
     return _adam_like(learning_rate, b1, b2, eps, weight_decay=0.0)
 
@@ -211,6 +276,10 @@ def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4) -> Gradi
     m̂_t, v̂_t as in ``adam``;  θ_{t+1} = θ_t − α (m̂_t / (√v̂_t + ε) + λ θ_t).
     The decay shrinks θ directly instead of entering m_t and v_t as an L2
     term would. ``update`` needs ``params``. Matches ``optax.adamw``.
+
+    Raises:
+        TypeError, ValueError: as :func:`adam`, and λ < 0; in ``update``,
+            ``params`` missing or of another structure than ``grads``.
     """
     check_positive("weight_decay", weight_decay, allow_zero=True)
     return _adam_like(learning_rate, b1, b2, eps, weight_decay)
@@ -227,6 +296,8 @@ def _adam_like(learning_rate, b1, b2, eps, weight_decay) -> GradientTransformati
         return AdamState(count=_zeros_count(), mu=zeros, nu=zeros)
 
     def update(grads, state, params=None):
+        _check_state(state, AdamState, "adam")
+        _check_grads(grads, state.mu)
         t = state.count + 1
         mu = tree_map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
         nu = tree_map(lambda g, v: (1 - b2) * g**2 + b2 * v, grads, state.nu)
@@ -236,6 +307,7 @@ def _adam_like(learning_rate, b1, b2, eps, weight_decay) -> GradientTransformati
         if weight_decay:
             if params is None:
                 raise ValueError("adamw's `update` needs `params` (for the decay λθ); got None.")
+            _check_same_tree("params", params, "`grads`", grads)
             direction = tree_map(lambda d, p: d + weight_decay * p, direction, params)
         return _descend(direction, learning_rate, state.count), AdamState(t, mu, nu)
 
@@ -250,8 +322,12 @@ def clip_by_global_norm(max_norm) -> GradientTransformation:
     g ← g                 if ‖g‖ < c
     g ← g · c / ‖g‖       otherwise               (‖·‖ as in ``global_norm``)
     The direction is kept; only a too-long step is shortened. State: none.
+
+    Raises:
+        TypeError, ValueError: c not a finite number > 0.
     """
     check_positive("max_norm", max_norm)
+    # (update accepts any empty state, ours or optax's EmptyState.)
 
     def init(params):
         return EmptyState()
@@ -269,12 +345,25 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 
     ``chain(clip_by_global_norm(1.0), adam(1e-3))`` clips, then takes an Adam
     step. State: a tuple of the transformations' states. Matches ``optax.chain``.
+
+    Raises:
+        TypeError: an argument that is not a GradientTransformation; in
+            ``update``, a ``state`` that is not a tuple.
+        ValueError: in ``update``, a ``state`` with another number of entries
+            than there are transformations.
     """
+    for i, transform in enumerate(transforms):
+        _check_transformation(f"transforms[{i}]", transform)
 
     def init(params):
         return tuple(t.init(params) for t in transforms)
 
     def update(grads, state, params=None):
+        if not isinstance(state, tuple):
+            raise TypeError(f"`state` must be the tuple that chain's `init` returned; got {describe(state)}.")
+        if len(state) != len(transforms):
+            raise ValueError(f"`state` must hold one state per transformation, {len(transforms)}; got {len(state)} "
+                             "(is it the state of another chain?).")
         new_state = []
         for transform, inner_state in zip(transforms, state):
             grads, inner_state = transform.update(grads, inner_state, params)
@@ -290,12 +379,18 @@ def check_finite(tree: Any, name: str = "grads") -> None:
     """Raise ``FloatingPointError`` naming every leaf of ``tree`` that holds NaN or ±inf.
 
     Eager: it reads the values, so call it outside ``jax.jit``.
+
+    Raises:
+        FloatingPointError: a leaf holds NaN or ±inf.
+        TypeError: called inside ``jax.jit``, a leaf that is not numbers, ``name`` not a string.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a string; got {describe(name)}.")
     bad = []
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         if isinstance(leaf, jax.core.Tracer):
             raise TypeError(f"check_finite reads values, so it cannot run inside jax.jit; `{name}` is traced.")
-        values = np.asarray(leaf)
+        values = np.asarray(as_array(f"{name}{jax.tree_util.keystr(path)}", leaf))
         if not np.isfinite(values).all():
             where = jax.tree_util.keystr(path) or "(the root)"
             bad.append(f"{where} ({np.isnan(values).sum()} NaN, {np.isinf(values).sum()} inf in {describe(values)})")
@@ -309,15 +404,20 @@ def step(optimizer: GradientTransformation, params: Any, grads: Any, state: Any)
     Returns ``(new_params, new_state)``. Eager (it calls ``check_finite``); in
     a jitted training loop call ``optimizer.update`` and ``apply_updates``.
     """
+    _check_transformation("optimizer", optimizer)
     check_finite(grads, "grads")
     updates, state = optimizer.update(grads, state, params)
     return apply_updates(params, updates), state
 
 
 # --- schedules: step t (from 0) -> learning rate α_t -------------------------------
+#
+# Each raises ValueError for a rate that is not a finite number (> 0 for α₀ and γ of
+# the decays, ≥ 0 elsewhere) and for step counts that are not integers > 0, naming it.
 
 def constant_schedule(value) -> Callable:
-    """α_t = α₀ for every t."""
+    """α_t = α₀ for every t; α₀ = ``value`` ≥ 0."""
+    check_positive("value", value, allow_zero=True)
     return lambda count: value
 
 
@@ -339,6 +439,8 @@ def exponential_decay(init_value, transition_steps, decay_rate) -> Callable:
 
 def linear_warmup(init_value, peak_value, warmup_steps) -> Callable:
     """α_t = α₀ + (α_peak − α₀) · min(t, T)/T: a straight ramp over T = ``warmup_steps``."""
+    check_positive("init_value", init_value, allow_zero=True)
+    check_positive("peak_value", peak_value, allow_zero=True)
     _check_positive_int("warmup_steps", warmup_steps)
 
     def schedule(count):
@@ -350,7 +452,9 @@ def linear_warmup(init_value, peak_value, warmup_steps) -> Callable:
 
 def cosine_decay_schedule(init_value, decay_steps, alpha=0.0) -> Callable:
     """α_t = α₀ · [(1 − a) · ½(1 + cos(π · min(t, T)/T)) + a]: from α₀ down to a·α₀ at T."""
+    check_positive("init_value", init_value, allow_zero=True)
     _check_positive_int("decay_steps", decay_steps)
+    check_positive("alpha", alpha, allow_zero=True)
 
     def schedule(count):
         t = jnp.minimum(count, float(decay_steps))
@@ -368,6 +472,9 @@ def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_ste
     with W = ``warmup_steps`` and T = ``decay_steps`` (the total length, warmup
     included). Matches ``optax.warmup_cosine_decay_schedule``.
     """
+    check_positive("init_value", init_value, allow_zero=True)
+    check_positive("peak_value", peak_value, allow_zero=True)
+    check_positive("end_value", end_value, allow_zero=True)
     _check_positive_int("warmup_steps", warmup_steps)
     _check_positive_int("decay_steps", decay_steps)
     if decay_steps <= warmup_steps:

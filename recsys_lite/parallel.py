@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from recsys_lite._checks import describe
+from recsys_lite._checks import as_array, check_callable, check_str, describe
 from recsys_lite.optim import apply_updates
 
 __all__ = ["make_mesh", "shard_batch", "replicate", "pad_rows", "shard_rows", "init_optimizer", "data_parallel_step"]
@@ -50,7 +50,12 @@ def make_mesh(n_devices: int | None = None, axis: str = "data") -> Mesh:
 
     The mesh names the device axis (``axis``) so that shardings can refer to it:
     ``NamedSharding(mesh, P("data"))`` splits an array's first dimension over it.
+
+    Raises:
+        ValueError: ``n_devices`` not an integer in [1, number of devices].
+        TypeError: ``axis`` not a string.
     """
+    check_str("axis", axis)
     devices = jax.devices()
     if n_devices is None:
         n_devices = len(devices)
@@ -60,8 +65,19 @@ def make_mesh(n_devices: int | None = None, axis: str = "data") -> Mesh:
     return Mesh(np.array(devices[:n_devices]), (axis,))
 
 
+def _check_leaves(name: str, tree: Any) -> None:
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        as_array(f"{name}{jax.tree_util.keystr(path)}", leaf)
+
+
+def _check_mesh(mesh: Any) -> None:
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"`mesh` must be a jax.sharding.Mesh, e.g. from make_mesh(); got {describe(mesh)}.")
+
+
 def _axis_size(mesh: Mesh, axis: str) -> int:
-    if axis not in mesh.shape:
+    _check_mesh(mesh)
+    if not isinstance(axis, str) or axis not in mesh.shape:
         raise ValueError(f"`axis` must be one of the mesh's axes {tuple(mesh.shape)}; got {axis!r}.")
     return mesh.shape[axis]
 
@@ -72,6 +88,11 @@ def shard_batch(batch: Mapping[str, Any], mesh: Mesh, axis: str = "data") -> dic
     ``batch``: dict of arrays of shape (m, ...); with D devices on ``axis``,
     each device receives a (m/D, ...) slice, placed with
     ``NamedSharding(mesh, P(axis))``. m must be a multiple of D.
+
+    Raises:
+        TypeError: ``batch`` not a non-empty dict of arrays of numbers, ``mesh`` not a Mesh.
+        ValueError: an unknown ``axis``, an array without rows, or a row count
+            that does not split evenly over the devices.
     """
     if not isinstance(batch, Mapping) or not batch:
         raise TypeError(f"`batch` must be a non-empty dict of arrays; got {describe(batch)}.")
@@ -79,6 +100,7 @@ def shard_batch(batch: Mapping[str, Any], mesh: Mesh, axis: str = "data") -> dic
     sharding = NamedSharding(mesh, P(axis))
     out = {}
     for name, value in batch.items():
+        value = as_array(f"batch[{name!r}]", value)
         if np.ndim(value) == 0:
             raise ValueError(f"`batch[{name!r}]` must have a leading batch dimension; got {describe(value)}.")
         m = np.shape(value)[0]
@@ -91,7 +113,13 @@ def shard_batch(batch: Mapping[str, Any], mesh: Mesh, axis: str = "data") -> dic
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Put a full copy of every leaf of ``tree`` (a model, an optimizer state) on every device: ``P()``."""
+    """Put a full copy of every leaf of ``tree`` (a model, an optimizer state) on every device: ``P()``.
+
+    Raises:
+        TypeError: ``mesh`` is not a Mesh, a leaf of ``tree`` not an array of numbers.
+    """
+    _check_mesh(mesh)
+    _check_leaves("tree", tree)
     return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
@@ -100,8 +128,12 @@ def pad_rows(table: Any, multiple: int) -> jax.Array:
 
     Returns (⌈n/multiple⌉·multiple, ...). Ids stay < n, so the padding is never
     looked up: its gradient is zero and an optimizer leaves it at zero.
+
+    Raises:
+        TypeError: ``table`` not an array of numbers.
+        ValueError: ``table`` without rows, ``multiple`` not a positive integer.
     """
-    table = jnp.asarray(table)
+    table = jnp.asarray(as_array("table", table))
     if table.ndim == 0:
         raise ValueError(f"`table` must have rows; got {describe(table)}.")
     if isinstance(multiple, bool) or not isinstance(multiple, (int, np.integer)) or multiple < 1:
@@ -118,8 +150,14 @@ def shard_rows(table: Any, mesh: Mesh, axis: str = "data") -> jax.Array:
     short form because it is the one the compiler hands back, and jit compiles
     anew for a sharding spelled differently.) n must be a multiple of D (see
     :func:`pad_rows`).
+
+    Raises:
+        TypeError: ``table`` not an array of numbers, ``mesh`` not a Mesh.
+        ValueError: an unknown ``axis``, a table without rows or with a row
+            count that does not split evenly over the devices.
     """
     n = _axis_size(mesh, axis)
+    table = as_array("table", table)
     if np.ndim(table) == 0:
         raise ValueError(f"`table` must have rows; got {describe(table)}.")
     rows = np.shape(table)[0]
@@ -136,7 +174,15 @@ def init_optimizer(optimizer, model: Any, mesh: Mesh) -> Any:
     parameter, replicated or split by rows; the rest (the step count t) is
     replicated. Placed this way, the state has the shardings the step returns,
     so the jitted step compiles once rather than again after its first call.
+
+    Raises:
+        TypeError: ``optimizer`` without ``init``, ``mesh`` not a Mesh, a leaf
+            of ``model`` not an array of numbers.
     """
+    _check_mesh(mesh)
+    _check_leaves("model", model)
+    check_callable("optimizer.init", getattr(optimizer, "init", None),
+                   "init(params) -> state (an optax-shaped optimizer)")
 
     def place(leaf):
         if isinstance(getattr(leaf, "sharding", None), NamedSharding) and leaf.sharding.mesh == mesh:
@@ -158,7 +204,13 @@ def data_parallel_step(loss_fn: Callable, optimizer) -> Callable:
     shardings of the inputs (a batch from :func:`shard_batch`, a model from
     :func:`replicate` or :func:`shard_rows`) tell the compiler where each
     piece runs and which sums need an all-reduce across devices.
+
+    Raises:
+        TypeError: ``loss_fn`` not callable, ``optimizer`` without ``update``.
     """
+    check_callable("loss_fn", loss_fn, "loss_fn(model, batch, key) -> scalar")
+    check_callable("optimizer.update", getattr(optimizer, "update", None),
+                   "update(grads, state, params) (an optax-shaped optimizer)")
 
     def step(model, opt_state, batch, key):
         loss, grads = jax.value_and_grad(loss_fn)(model, batch, key)

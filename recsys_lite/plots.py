@@ -11,6 +11,10 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
+from recsys_lite._checks import (
+    as_array, check_finite, check_ndim, check_nonempty, check_positive, check_str, describe,
+)
+
 __all__ = ["BOOK_STYLE", "use_book_style", "long_tail"]
 
 BOOK_STYLE = {
@@ -49,8 +53,26 @@ def long_tail(ax: plt.Axes, counts, *, label: str | None = None, head_share: flo
 
     Returns:
         The share of all interactions that the head receives.
+
+    Raises:
+        TypeError: ``ax`` not a matplotlib Axes, ``counts`` not numbers,
+            ``label`` not a string.
+        ValueError: ``counts`` not 1-D, empty, negative or not finite;
+            ``head_share`` not in (0, 1].
     """
-    counts = np.sort(np.asarray(counts))[::-1]
+    if not isinstance(ax, plt.Axes):
+        raise TypeError(f"`ax` must be a matplotlib Axes, e.g. from plt.subplots(); got {describe(ax)}.")
+    counts = np.asarray(as_array("counts", counts))
+    check_ndim("counts", counts, 1, "interactions per item")
+    check_nonempty("counts", counts, "item")
+    check_finite("counts", counts)
+    if counts.min() < 0:
+        raise ValueError(f"`counts` must be >= 0 (interactions per item); got {counts.min()}.")
+    check_str("label", label, allow_none=True)
+    check_positive("head_share", head_share)
+    if not head_share <= 1:
+        raise ValueError(f"`head_share` must be in (0, 1], the share of items called the head; got {head_share!r}.")
+    counts = np.sort(counts)[::-1]
     ranks = np.arange(1, len(counts) + 1)
     ax.plot(ranks, np.maximum(counts, 0.8), label=label)
     ax.set_yscale("log")

@@ -18,8 +18,10 @@ once per point of the Cartesian grid of values and the figures become frames
 of ONE self-contained HTML snippet (``data:`` URIs, inline CSS, a few lines of
 vanilla JS; no CDN, no kernel, no ipywidgets) that swaps frames instantly as
 the reader moves a range input. The mode is static when the environment
-variable :data:`STATIC_ENV_VAR` (``RECSYS_LITE_STATIC_WIDGETS``) is ``"1"`` (the
-book build sets it), live otherwise; ``explore(..., mode=...)`` overrides that.
+variable :data:`STATIC_ENV_VAR` (``RECSYS_LITE_STATIC_WIDGETS``) is on: ``1``,
+``true``, ``yes`` or ``on`` in any case (the book build sets ``1``); live when it
+is unset, ``0``, ``false``, ``no``, ``off`` or empty; any other value is an
+error. ``explore(..., mode=...)`` overrides that.
 
 HTML hooks of the static snippet (stable: the browser test relies on them):
 
@@ -54,7 +56,6 @@ import html
 import inspect
 import itertools
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,9 +66,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._checks import check_positive, describe
+from ._checks import check_flag, check_positive, check_str, describe, env_flag
 
-STATIC_ENV_VAR = "RECSYS_LITE_STATIC_WIDGETS"  #: set to "1" by the book build
+STATIC_ENV_VAR = "RECSYS_LITE_STATIC_WIDGETS"  #: set to "1" by the book build (1/true/yes/on all count)
 FRAME_BUDGET_BYTES = 1_500_000  #: max weight of one explorer's distinct frames
 DEFAULT_DPI = 90
 MAX_PARAMS = 3
@@ -154,9 +155,13 @@ def static_mode() -> bool:
 
     Returns:
         True when the environment variable ``RECSYS_LITE_STATIC_WIDGETS``
-        (:data:`STATIC_ENV_VAR`) equals ``"1"``, else False.
+        (:data:`STATIC_ENV_VAR`) is 1, true, yes or on (any case), False when
+        it is unset, 0, false, no, off or empty.
+
+    Raises:
+        ValueError: the variable holds any other value.
     """
-    return os.environ.get(STATIC_ENV_VAR, "").strip() == "1"
+    return env_flag(STATIC_ENV_VAR)
 
 
 def _fmt(value: Any) -> str:
@@ -180,6 +185,8 @@ def _spec(name: str, raw: Any) -> _Spec:
         kind = "choice"
     elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
         kind = "number"
+        if not all(np.isfinite(v) for v in vals):
+            raise ValueError(f"`{name}` must hold finite numbers; got {describe(p.values)}.")
     else:
         raise TypeError(f"`{name}` must hold only numbers or only strings; got {describe(p.values)}.")
     texts = [_fmt(v) for v in vals]
@@ -199,12 +206,19 @@ def _spec(name: str, raw: Any) -> _Spec:
 def _check(fn: Any, params: Mapping[str, Any], image_format: str, dpi: float) -> list[_Spec]:
     if not callable(fn):
         raise TypeError(f"`fn` must be callable (fn(**values) -> Figure); got {describe(fn)}.")
+    if not isinstance(params, Mapping):
+        raise TypeError(f"`params` must be a dict name -> values (or Param), e.g. {{'lr': [0.01, 0.1]}}; "
+                        f"got {describe(params)}.")
     if not 1 <= len(params) <= MAX_PARAMS:
         raise ValueError(f"`params` must name 1 to {MAX_PARAMS} parameters as keyword arguments, "
                          f"e.g. explore(fn, lr=[0.01, 0.1]); got {len(params)}: {list(params)}.")
-    if image_format not in _MIME:
+    if not isinstance(image_format, str) or image_format not in _MIME:
         raise ValueError(f"`image_format` must be 'png' or 'svg'; got {image_format!r}.")
     check_positive("dpi", dpi)
+    for name in params:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"parameter names must be Python identifiers (fn is called with them as keywords); "
+                             f"got {name!r}.")
     specs = [_spec(name, raw) for name, raw in params.items()]
     try:
         signature = inspect.signature(fn)
@@ -284,7 +298,18 @@ def dedupe(items: Mapping[Any, Any]) -> tuple[list, dict[Any, int]]:
     Returns:
         ``(distinct, where)``: the distinct items in order of first appearance,
         and key -> index into ``distinct``, so ``distinct[where[k]] == items[k]``.
+
+    Raises:
+        TypeError: ``items`` is not a mapping, or holds an unhashable item.
     """
+    if not isinstance(items, Mapping):
+        raise TypeError(f"`items` must be a mapping key -> hashable item; got {describe(items)}.")
+    for key, item in items.items():
+        try:
+            hash(item)
+        except TypeError:
+            raise TypeError(f"`items` must hold hashable items (bytes, str, tuples); got {describe(item)} "
+                            f"at key {key!r}.") from None
     first: dict[Any, int] = {}
     where = {key: first.setdefault(item, len(first)) for key, item in items.items()}
     return list(first), where
@@ -427,13 +452,17 @@ def explore(fn: Callable, *, title: str | None = None, continuous: bool = True, 
 
     Raises:
         TypeError: ``fn`` not callable or not accepting the names; values that
-            are not a sequence of numbers or strings; a bad return from ``fn``.
-        ValueError: 0 or more than 3 parameters, an empty sequence, a default
-            not among the values, a bad ``mode``/``image_format``/``dpi``, or
-            static frames heavier than :data:`FRAME_BUDGET_BYTES`.
+            are not a sequence of numbers or strings; a bad return from ``fn``;
+            ``title`` not a string, ``continuous`` not a bool.
+        ValueError: 0 or more than 3 parameters, an empty sequence, NaN/inf
+            values, a default not among the values, a bad
+            ``mode``/``image_format``/``dpi``, or static frames heavier than
+            :data:`FRAME_BUDGET_BYTES`.
     """
-    if mode not in ("live", "static", None):
-        raise ValueError(f"`mode` must be 'live', 'static' or None; got {mode!r}.")
+    if not (mode is None or isinstance(mode, str)) or mode not in ("live", "static", None):
+        raise ValueError(f"`mode` must be 'live', 'static' or None; got {describe(mode)}.")
+    check_str("title", title, allow_none=True)
+    check_flag("continuous", continuous)
     specs = _check(fn, params, image_format, dpi)
     if mode == "static" or (mode is None and static_mode()):
         return _static(fn, specs, title, image_format, dpi)

@@ -110,17 +110,17 @@ def test_a_second_fit_with_the_same_loss_and_optimizer_reuses_the_compiled_epoch
     assert len(traces) > traced  # another optimizer object: compiled anew
 
 
-def test_nan_in_the_data_stops_and_names_the_step():
+def test_nan_in_the_data_is_refused_before_training():
     data = _toy(m=256)
     data["x"][200, 1] = np.nan
-    with pytest.raises(TrainingDiverged, match=r"epoch 1, step \d+ of 8: the loss is nan"):
+    with pytest.raises(ValueError, match=r"`data\['x'\]` must be finite; it holds 1 NaN"):
         fit(ZERO, _mse, data, optax.sgd(0.01), key=jax.random.key(0), epochs=3, batch_size=32, progress=False)
 
 
 def test_exploding_parameters_are_named():
     # The first loss is finite (w = 0), but x · (ŷ − y) = 1e38 · (−10) overflows float32.
     data = {"x": np.full((256, 3), 1e38, np.float32), "y": np.full(256, 10.0, np.float32)}
-    with pytest.raises(TrainingDiverged, match=r"step 1 of .*parameter \.w became NaN or infinite"):
+    with pytest.raises(TrainingDiverged, match=r"step 1 of .*gradient of parameter \.w .*became NaN or infinite"):
         fit(ZERO, _mse, data, optax.sgd(1.0), key=jax.random.key(0), epochs=2, batch_size=32, progress=False)
 
 
@@ -135,7 +135,7 @@ def test_bad_arguments():
         fit(ZERO, _mse, [data["x"]], optax.sgd(0.1), **kwargs)
     with pytest.raises(ValueError, match="`mode` must be 'max' or 'min'"):
         fit(ZERO, _mse, data, optax.sgd(0.1), mode="best", **kwargs)
-    with pytest.raises(KeyError, match="`monitor` must be one of \\['a'\\]"):
+    with pytest.raises(ValueError, match="`monitor` must be one of \\['a'\\]"):
         fit(ZERO, _mse, data, optax.sgd(0.1), validate=lambda m: {"a": 1.0}, monitor="b", **kwargs)
 
 
