@@ -168,3 +168,19 @@ def test_recommend_rejects_bad_requests(recommender):
         recommender.recommend(0, history=[1])
     with pytest.raises(ValueError, match="`history` holds ids out of range"):
         recommender.recommend(None, history=[N_ITEMS])
+
+
+def test_rating_head_without_sequence_branches_accepts_padded_histories(world):
+    """Chapter 8's rating model (user + content) trains on rows whose history holds the padding id n_items;
+    one past the padding id is still refused."""
+    split, examples, user_x, item_x = world
+    batch = dict(examples, rating=np.full(len(examples["item"]), 4.0, np.float32))
+    assert (batch["history"] == N_ITEMS).any()
+    model = _init(("user", "content"), mu=3.0)
+    loss = functools.partial(models.hybrid_rating_loss, item_x=jnp.asarray(item_x), reg=1e-4)
+    train.fit(model, loss, batch, optim.adam(0.01), key=jax.random.key(2), epochs=1, batch_size=64, progress=False)
+    batch["history"] = batch["history"].copy()
+    batch["history"][0, 0] = N_ITEMS + 1
+    with pytest.raises(ValueError, match=r"`data\['history'\]` holds ids out of range"):
+        train.fit(model, loss, batch, optim.adam(0.01), key=jax.random.key(2), epochs=1, batch_size=64,
+                  progress=False)

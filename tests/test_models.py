@@ -77,7 +77,7 @@ def test_models_are_pytrees_and_reject_bad_ids():
         model.predict([2], [0])
     with pytest.raises(ValueError, match="`items` holds ids out of range"):
         model.predict([0], [-1])
-    with pytest.raises(ValueError, match="missing \\['rating'\\]"):
+    with pytest.raises(ValueError, match="lacks the column\\(s\\) \\['rating'\\]"):
         models.GlobalMean.fit(frame.drop(columns="rating"), 2, 3)
 
 
@@ -143,16 +143,16 @@ def test_content_model_shapes_and_clipping():
     model = models.ContentModel.init(jax.random.key(0), 3, 5, hidden=(8,), mu=3.5)
     out = model.predict(np.ones((4, 3), np.float32) * 100, np.ones((4, 5), np.float32))
     assert out.shape == (4,) and np.all((out >= 1) & (out <= 5))
-    with pytest.raises(ValueError, match=r"`x` must have shape \(\.\.\., 8\)"):
+    with pytest.raises(ValueError, match=r"`user_x` and `item_x` must have d_u \+ d_i = 8 feature columns"):
         model(np.ones((4, 2)), np.ones((4, 5)))
 
 
 def test_learned_models_reject_ids_out_of_range():
     mf = models.BiasedMF.init(jax.random.key(0), 7, 11, 4)
-    with pytest.raises(ValueError, match="`ids` holds ids out of range.*0 <= id < 7"):
+    with pytest.raises(ValueError, match="`users` holds ids out of range.*0 <= id < 7"):
         mf(np.array([7]), np.array([0]))
     neumf = models.NeuMF.init(jax.random.key(0), 7, 11, gmf_dim=2, mlp_dim=2, hidden=(4,))
-    with pytest.raises(ValueError, match="`ids` holds ids out of range.*0 <= id < 11"):
+    with pytest.raises(ValueError, match="`items` holds ids out of range.*0 <= id < 11"):
         neumf(np.array([0]), np.array([11]))
 
 

@@ -24,19 +24,43 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from recsys_lite._checks import check_ids, check_positive
+from recsys_lite._checks import (
+    as_array, check_columns, check_finite, check_id_array, check_ids, check_key, check_positive, check_same_shape,
+    check_size,
+)
 from recsys_lite._pytree import pytree_dataclass
 
 __all__ = ["GlobalMean", "UserItemBias", "Popularity", "RandomScores"]
 
 
+def _check_frame(name: str, frame, columns: list[str]) -> None:
+    """Raise unless ``frame`` is a DataFrame with ``columns`` and at least one row."""
+    check_columns(name, frame, columns)
+    if not len(frame):
+        raise ValueError(f"`{name}` has no rows: there is nothing to fit.")
+
+
 def _ratings_arrays(ratings: pd.DataFrame, n_users: int, n_items: int):
-    missing = {"user", "item", "rating"} - set(ratings.columns)
-    if missing:
-        raise ValueError(f"`ratings` must have columns user, item, rating; missing {sorted(missing)}.")
-    users = check_ids("ratings['user']", ratings["user"].to_numpy(), n_users, "users")
-    items = check_ids("ratings['item']", ratings["item"].to_numpy(), n_items, "items")
-    return users, items, ratings["rating"].to_numpy(np.float64)
+    """(users, items, ratings) as arrays, after checking the frame, the ids and the ratings."""
+    _check_frame("ratings", ratings, ["user", "item", "rating"])
+    users = check_ids("ratings['user']", ratings["user"].to_numpy(), check_size("n_users", n_users), "users")
+    items = check_ids("ratings['item']", ratings["item"].to_numpy(), check_size("n_items", n_items), "items")
+    r = as_array("ratings['rating']", ratings["rating"].to_numpy())
+    check_finite("ratings['rating']", r)
+    return users, items, r.astype(np.float64)
+
+
+def _pair_ids(model, users, items):
+    """``users``, ``items`` as int arrays after checking their ids and that they pair up."""
+    users = check_ids("users", users, model.n_users, "users")
+    items = check_ids("items", items, model.n_items, "items")
+    check_same_shape("users", users, "items", items)
+    return users, items
+
+
+def _user_list(users, n_users: int | None = None):
+    """Check a 1-D array of user ids: 0 <= id < n_users, or only id >= 0 when ``n_users`` is None."""
+    check_id_array("users", users, n_users, "users", ndim=1, meaning="(n,) user ids")
 
 
 @pytree_dataclass(static=("n_users", "n_items"))
@@ -49,13 +73,21 @@ class GlobalMean:
 
     @classmethod
     def fit(cls, ratings: pd.DataFrame, n_users: int, n_items: int) -> "GlobalMean":
+        """μ from ``ratings`` (columns user, item, rating).
+
+        Raises ``TypeError``/``ValueError`` for a frame that is not one, lacks a column or is
+        empty, sizes that are not positive integers, ids out of range, or non-finite ratings.
+        """
         _, _, r = _ratings_arrays(ratings, n_users, n_items)
         return cls(jnp.asarray(r.mean(), jnp.float32), n_users, n_items)
 
     def predict(self, users, items) -> jax.Array:
-        """μ for each pair; ``users``, ``items``: ``(m,)`` → ``(m,)``."""
-        users = check_ids("users", users, self.n_users, "users")
-        items = check_ids("items", items, self.n_items, "items")
+        """μ for each pair; ``users``, ``items``: ``(m,)`` → ``(m,)``.
+
+        Raises ``TypeError`` for ids that are not integers, ``ValueError`` for ids out of
+        range or ``users`` and ``items`` of different shapes.
+        """
+        users, items = _pair_ids(self, users, items)
         return jnp.full(users.shape, self.mu)
 
 
@@ -82,9 +114,11 @@ class UserItemBias:
     @classmethod
     def fit(cls, ratings: pd.DataFrame, n_users: int, n_items: int, *, reg_user: float = 15.0,
             reg_item: float = 10.0, sweeps: int = 10) -> "UserItemBias":
-        """Fit the biases; λ_u = ``reg_user``, λ_i = ``reg_item``."""
+        """Fit the biases; λ_u = ``reg_user``, λ_i = ``reg_item``; raises as :meth:`GlobalMean.fit`, and for
+        a negative λ or ``sweeps`` that is not a positive integer."""
         check_positive("reg_user", reg_user, allow_zero=True)
         check_positive("reg_item", reg_item, allow_zero=True)
+        check_size("sweeps", sweeps)
         users, items, r = _ratings_arrays(ratings, n_users, n_items)
         mu = r.mean()
         b_user, b_item = np.zeros(n_users), np.zeros(n_items)
@@ -97,14 +131,17 @@ class UserItemBias:
         return cls(as32(mu), as32(b_user), as32(b_item), n_users, n_items, float(r.min()), float(r.max()))
 
     def predict(self, users, items) -> jax.Array:
-        """r̂ for each (user, item) pair; ``(m,)``, ``(m,)`` → ``(m,)``."""
-        users = check_ids("users", users, self.n_users, "users")
-        items = check_ids("items", items, self.n_items, "items")
+        """r̂ for each (user, item) pair; ``(m,)``, ``(m,)`` → ``(m,)``. Raises as :meth:`GlobalMean.predict`."""
+        users, items = _pair_ids(self, users, items)
         raw = self.mu + self.user_bias[users] + self.item_bias[items]
         return jnp.clip(raw, self.low, self.high)
 
     def scores(self, users) -> jax.Array:
-        """Unclipped μ + b_u + b_i for every item; ``(n,)`` → ``(n, n_items)``."""
+        """Unclipped μ + b_u + b_i for every item; ``(n,)`` → ``(n, n_items)``.
+
+        Raises ``TypeError``/``ValueError`` unless ``users`` is a 1-D array of ids in range.
+        """
+        _user_list(users, self.n_users)
         users = check_ids("users", users, self.n_users, "users")
         return self.mu + self.user_bias[users][:, None] + self.item_bias[None, :]
 
@@ -118,11 +155,22 @@ class Popularity:
 
     @classmethod
     def fit(cls, interactions: pd.DataFrame, n_items: int) -> "Popularity":
-        items = check_ids("interactions['item']", interactions["item"].to_numpy(), n_items, "items")
+        """Count each item's rows in ``interactions`` (a frame with an ``item`` column).
+
+        Raises ``TypeError``/``ValueError`` for a frame that is not one, lacks ``item`` or is
+        empty, an ``n_items`` that is not a positive integer, or item ids out of range.
+        """
+        _check_frame("interactions", interactions, ["item"])
+        items = check_ids("interactions['item']", interactions["item"].to_numpy(), check_size("n_items", n_items),
+                          "items")
         return cls(jnp.asarray(np.bincount(items, minlength=n_items), jnp.float32), n_items)
 
     def scores(self, users) -> jax.Array:
-        """``(n,)`` user ids → ``(n, n_items)`` scores (the counts, for every user)."""
+        """``(n,)`` user ids → ``(n, n_items)`` scores (the counts, for every user).
+
+        Raises ``TypeError``/``ValueError`` unless ``users`` is a 1-D array of integer ids ≥ 0.
+        """
+        _user_list(users)
         users = np.asarray(users)
         return jnp.broadcast_to(self.counts, (len(users), self.n_items))
 
@@ -134,8 +182,17 @@ class RandomScores:
     key: jax.Array
     n_items: int
 
+    def __post_init__(self):
+        check_size("n_items", self.n_items)
+
     def scores(self, users) -> jax.Array:
-        """``(n,)`` user ids → ``(n, n_items)`` uniform scores."""
+        """``(n,)`` user ids → ``(n, n_items)`` uniform scores.
+
+        Raises ``TypeError``/``ValueError`` unless ``users`` is a 1-D array of integer ids ≥ 0
+        and ``key`` a PRNG key.
+        """
+        check_key("key", self.key)
+        _user_list(users)
         users = jnp.asarray(np.asarray(users))
         draw = lambda u: jax.random.uniform(jax.random.fold_in(self.key, u), (self.n_items,))
         return jax.vmap(draw)(users)

@@ -11,9 +11,35 @@ import jax
 import jax.numpy as jnp
 
 from recsys_lite import losses, nn
+from recsys_lite._checks import (
+    as_array, check_batch, check_finite, check_id_array, check_key, check_number, check_positive, check_size,
+    check_sizes, describe, is_traced,
+)
 from recsys_lite._pytree import pytree_dataclass
 
 __all__ = ["ContentModel", "BiasedMF", "NeuMF", "rating_loss", "bpr_loss", "softmax_loss", "bce_loss"]
+
+# Checks: shapes and dtypes always (also while jit traces, where they cost
+# nothing at run time); id ranges and finiteness only on concrete arrays.
+
+
+def _check_pairs(users, items, n_users: int, n_items: int) -> None:
+    """Raise unless ``users`` and ``items`` are integer ids of one shape, in range when concrete."""
+    check_id_array("users", users, n_users, "users")
+    check_id_array("items", items, n_items, "items")
+    if jnp.shape(users) != jnp.shape(items):
+        raise ValueError(f"`users` and `items` must have the same shape, one (user, item) pair per entry; "
+                         f"got {tuple(jnp.shape(users))} and {tuple(jnp.shape(items))}.")
+
+
+def _check_user_list(users, n_users: int) -> None:
+    """Raise unless ``users`` is a 1-D array of integer ids, in range when concrete."""
+    check_id_array("users", users, n_users, "users", ndim=1, meaning="(n,) user ids")
+
+
+def _check_reg(reg) -> None:
+    if not is_traced(reg):
+        check_positive("reg", reg, allow_zero=True)
 
 @pytree_dataclass(static=("low", "high"))
 class ContentModel:
@@ -32,13 +58,34 @@ class ContentModel:
 
     @classmethod
     def init(cls, key, user_dim: int, item_dim: int, hidden=(64, 32), *, mu: float = 0.0) -> "ContentModel":
+        """An MLP d_u + d_i → hidden … → 1. Raises ``TypeError``/``ValueError`` for a bad key, a
+        size that is not a positive integer, or a ``mu`` that is not a finite number."""
+        check_key("key", key)
+        user_dim, item_dim = check_size("user_dim", user_dim), check_size("item_dim", item_dim)
+        hidden = check_sizes("hidden", hidden, allow_empty=True)
+        check_number("mu", mu)
         return cls(jnp.asarray(mu, jnp.float32), nn.MLP.init(key, [user_dim + item_dim, *hidden, 1]))
 
     def __call__(self, user_x, item_x) -> jax.Array:
-        """Unclipped r̂; ``user_x`` (m, d_u), ``item_x`` (m, d_i) → (m,)."""
+        """Unclipped r̂; ``user_x`` (m, d_u), ``item_x`` (m, d_i) → (m,).
+
+        Raises ``TypeError`` for features that are not numbers, ``ValueError`` for features
+        with other row counts, d_u + d_i other than the model's, or (when concrete) NaN or inf.
+        """
+        user_x, item_x = as_array("user_x", user_x), as_array("item_x", item_x)
+        width = self.mlp.sizes[0]
+        if user_x.ndim < 1 or item_x.ndim < 1 or user_x.shape[:-1] != item_x.shape[:-1]:
+            raise ValueError(f"`user_x` (m, d_u) and `item_x` (m, d_i) must have the same leading shape, one row "
+                             f"per pair; got {describe(user_x)} and {describe(item_x)}.")
+        if user_x.shape[-1] + item_x.shape[-1] != width:
+            raise ValueError(f"`user_x` and `item_x` must have d_u + d_i = {width} feature columns together "
+                             f"(the model's input width); got {user_x.shape[-1]} + {item_x.shape[-1]}.")
+        check_finite("user_x", user_x)
+        check_finite("item_x", item_x)
         return self.mu + self.mlp(jnp.concatenate([user_x, item_x], axis=-1))[..., 0]
 
     def predict(self, user_x, item_x) -> jax.Array:
+        """r̂ clipped to the rating scale; raises as calling the model does."""
         return jnp.clip(self(user_x, item_x), self.low, self.high)
 
 
@@ -63,7 +110,15 @@ class BiasedMF:
 
     @classmethod
     def init(cls, key, n_users: int, n_items: int, dim: int, *, mu: float = 0.0, stddev: float = 0.1) -> "BiasedMF":
-        """Biases at 0, embeddings ~ N(0, stddev²); μ is usually the mean training rating."""
+        """Biases at 0, embeddings ~ N(0, stddev²); μ is usually the mean training rating.
+
+        Raises ``TypeError``/``ValueError`` for a bad key, a size that is not a positive
+        integer, a ``mu`` that is not a finite number or a ``stddev`` that is not > 0.
+        """
+        check_key("key", key)
+        n_users, n_items, dim = check_size("n_users", n_users), check_size("n_items", n_items), check_size("dim", dim)
+        check_number("mu", mu)
+        check_positive("stddev", stddev)
         user_key, item_key = jax.random.split(key)
         return cls(jnp.asarray(mu, jnp.float32), jnp.zeros(n_users), jnp.zeros(n_items),
                    nn.Embedding.init(user_key, n_users, dim, stddev=stddev),
@@ -78,16 +133,27 @@ class BiasedMF:
         return self.items.num_embeddings
 
     def __call__(self, users, items) -> jax.Array:
-        """Unclipped r̂ for (user, item) pairs; ``(m,)``, ``(m,)`` → ``(m,)``."""
+        """Unclipped r̂ for (user, item) pairs; ``(m,)``, ``(m,)`` → ``(m,)``.
+
+        Raises ``TypeError`` for ids that are not integers, ``ValueError`` for ``users`` and
+        ``items`` of different shapes or (when concrete) ids out of range.
+        """
+        _check_pairs(users, items, self.n_users, self.n_items)
+        users, items = jnp.asarray(users), jnp.asarray(items)
         p, q = self.users(users), self.items(items)
         return self.mu + self.user_bias[users] + self.item_bias[items] + jnp.sum(p * q, axis=-1)
 
     def predict(self, users, items) -> jax.Array:
-        """r̂ clipped to the rating scale."""
+        """r̂ clipped to the rating scale; raises as calling the model does."""
         return jnp.clip(self(users, items), self.low, self.high)
 
     def scores(self, users) -> jax.Array:
-        """Top-N scores s_ui = b_i + p_u · q_i for every item; ``(n,)`` → ``(n, n_items)``."""
+        """Top-N scores s_ui = b_i + p_u · q_i for every item; ``(n,)`` → ``(n, n_items)``.
+
+        Raises ``TypeError``/``ValueError`` unless ``users`` is a 1-D array of integer ids (in range when concrete).
+        """
+        _check_user_list(users, self.n_users)
+        users = jnp.asarray(users)
         return self.item_bias[None, :] + self.users(users) @ self.items.table.T
 
 
@@ -97,8 +163,17 @@ def rating_loss(model: BiasedMF, batch, key=None, *, reg: float = 0.0) -> jax.Ar
     The penalty covers the rows the batch touches, as in the SGD of
     {Koren et al. 2009}: a popular item is regularised as often as it is seen.
     ``batch``: dict with ``user``, ``item`` (m,) ints and ``rating`` (m,).
+
+    Raises ``TypeError``/``ValueError`` for a batch without those keys, ratings not of the
+    shape of ``user`` (or, when concrete, not finite), a negative ``reg``, or bad ids.
     """
+    check_batch("batch", batch, ["user", "item", "rating"])
+    _check_reg(reg)
     u, i = batch["user"], batch["item"]
+    if jnp.shape(batch["rating"]) != jnp.shape(u):
+        raise ValueError(f"`batch['rating']` must have the shape of `batch['user']`, {tuple(jnp.shape(u))}; "
+                         f"got {describe(batch['rating'])}.")
+    check_finite("batch['rating']", batch["rating"])
     err = model(u, i) - batch["rating"]
     p, q = model.users(u), model.items(i)
     penalty = jnp.sum(p * p, -1) + jnp.sum(q * q, -1) + model.user_bias[u] ** 2 + model.item_bias[i] ** 2
@@ -114,8 +189,12 @@ def bpr_loss(model: BiasedMF, batch, key, *, reg: float = 0.0) -> jax.Array:
 
     ``batch``: ``user``, ``item`` (m,) observed pairs; one negative j per pair
     from ``key`` (it may, rarely, be an item the user has seen: the usual
-    approximation).
+    approximation). Raises ``TypeError``/``ValueError`` for a bad key, a batch without
+    those keys, a negative ``reg`` or bad ids.
     """
+    check_batch("batch", batch, ["user", "item"])
+    check_key("key", key)
+    _check_reg(reg)
     u, i = batch["user"], batch["item"]
     j = _uniform_negatives(key, i.shape, model.n_items)
     p, q_i, q_j = model.users(u), model.items(i), model.items(j)
@@ -128,9 +207,13 @@ def softmax_loss(model, batch, key=None, *, reg: float = 0.0) -> jax.Array:
     """Full softmax cross-entropy: −mean log softmax(s_u)_i + λ/2 · mean ‖p_u‖², all items as negatives.
 
     ``model.scores(users)`` gives the logits (m, n_items); affordable because
-    the catalogue is small, and free of negative-sampling noise.
+    the catalogue is small, and free of negative-sampling noise. Raises ``TypeError``/``ValueError``
+    for a batch without ``user`` and ``item``, a negative ``reg``, or bad ids.
     """
+    check_batch("batch", batch, ["user", "item"])
+    _check_reg(reg)
     u, i = batch["user"], batch["item"]
+    check_id_array("batch['item']", i, model.n_items, "items")
     logits = model.scores(u)
     p = model.users(u)
     return losses.softmax_cross_entropy(logits, i) + 0.5 * reg * (jnp.mean(jnp.sum(p * p, -1))
@@ -160,6 +243,13 @@ class NeuMF:
     @classmethod
     def init(cls, key, n_users: int, n_items: int, *, gmf_dim: int = 32, mlp_dim: int = 32,
              hidden=(64, 32, 16), stddev: float = 0.01) -> "NeuMF":
+        """Raises ``TypeError``/``ValueError`` for a bad key, a size that is not a positive integer,
+        an empty ``hidden`` or a ``stddev`` that is not > 0."""
+        check_key("key", key)
+        n_users, n_items = check_size("n_users", n_users), check_size("n_items", n_items)
+        gmf_dim, mlp_dim = check_size("gmf_dim", gmf_dim), check_size("mlp_dim", mlp_dim)
+        hidden = check_sizes("hidden", hidden)
+        check_positive("stddev", stddev)
         keys = jax.random.split(key, 6)
         return cls(
             nn.Embedding.init(keys[0], n_users, gmf_dim, stddev=stddev),
@@ -169,6 +259,10 @@ class NeuMF:
             nn.MLP.init(keys[4], [2 * mlp_dim, *hidden], activation="relu", final_activation="relu"),
             nn.Dense.init(keys[5], gmf_dim + hidden[-1], 1),
         )
+
+    @property
+    def n_users(self) -> int:
+        return self.gmf_users.num_embeddings
 
     @property
     def n_items(self) -> int:
@@ -181,11 +275,16 @@ class NeuMF:
         return self.head(jnp.concatenate([gmf_u * gmf_i, self.mlp(mlp_in)], axis=-1))[..., 0]
 
     def __call__(self, users, items) -> jax.Array:
-        """Logits s_ui for (user, item) pairs; ``(m,)``, ``(m,)`` → ``(m,)``."""
+        """Logits s_ui for (user, item) pairs; ``(m,)``, ``(m,)`` → ``(m,)``. Raises as :meth:`BiasedMF.__call__`."""
+        _check_pairs(users, items, self.n_users, self.n_items)
         return self._logits(self.gmf_users(users), self.mlp_users(users), self.gmf_items(items), self.mlp_items(items))
 
     def scores(self, users) -> jax.Array:
-        """Logits for every item; ``(n,)`` → ``(n, n_items)``. Evaluate in chunks of a few hundred users."""
+        """Logits for every item; ``(n,)`` → ``(n, n_items)``. Evaluate in chunks of a few hundred users.
+
+        Raises as :meth:`BiasedMF.scores`.
+        """
+        _check_user_list(users, self.n_users)
         return self._logits(self.gmf_users(users)[:, None, :], self.mlp_users(users)[:, None, :],
                             self.gmf_items.table[None], self.mlp_items.table[None])
 
@@ -194,7 +293,14 @@ def bce_loss(model, batch, key, *, n_negatives: int = 4, reg: float = 0.0) -> ja
     """Binary cross-entropy on each observed pair (label 1) and ``n_negatives`` uniform items (label 0).
 
     J = −1/m Σ [log σ(s_ui) + Σ_j log(1 − σ(s_uj))] / (1 + n_negatives) + ½λ‖θ‖².
+
+    Raises ``TypeError``/``ValueError`` for a bad key, a batch without ``user`` and ``item``,
+    an ``n_negatives`` that is not a positive integer, a negative ``reg``, or bad ids.
     """
+    check_batch("batch", batch, ["user", "item"])
+    check_key("key", key)
+    check_size("n_negatives", n_negatives)
+    _check_reg(reg)
     u, i = batch["user"], batch["item"]
     j = _uniform_negatives(key, i.shape + (n_negatives,), model.n_items)
     pos = model(u, i)

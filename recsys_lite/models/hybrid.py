@@ -33,7 +33,13 @@ import jax
 import jax.numpy as jnp
 
 from recsys_lite import losses, nn
+from recsys_lite._checks import (
+    check_batch, check_features, check_flag, check_fraction, check_id_array, check_key, check_number,
+    check_size, describe,
+)
 from recsys_lite._pytree import pytree_dataclass
+from recsys_lite.models.factorization import _check_reg, _check_user_list
+from recsys_lite.models.sequential import _check_dropout_key, _check_history
 
 __all__ = ["Hybrid", "BRANCHES", "hybrid_topn_loss", "hybrid_rating_loss"]
 
@@ -75,10 +81,24 @@ class Hybrid:
     def init(cls, key, n_users: int, n_items: int, user_dim: int, item_dim: int, *, dim: int = 64, window: int = 5,
              n_horizontal: int = 16, hidden: int = 64, branches=BRANCHES, item_content: bool = True,
              dropout: float = 0.3, mu: float = 0.0) -> "Hybrid":
+        """Raises ``TypeError``/``ValueError`` for a bad key, a size that is not a positive integer,
+        ``branches`` that are not a non-empty tuple of distinct names from ``BRANCHES``, a
+        non-bool ``item_content``, a ``dropout`` outside [0, 1) or a ``mu`` that is not finite."""
+        check_key("key", key)
+        n_users, n_items = check_size("n_users", n_users), check_size("n_items", n_items)
+        user_dim, item_dim = check_size("user_dim", user_dim), check_size("item_dim", item_dim)
+        dim, window = check_size("dim", dim), check_size("window", window)
+        n_horizontal, hidden = check_size("n_horizontal", n_horizontal), check_size("hidden", hidden)
+        if isinstance(branches, (str, bytes)) or not isinstance(branches, (tuple, list)):
+            raise TypeError(f"`branches` must be a tuple of names from {BRANCHES}, e.g. ('user',); "
+                            f"got {describe(branches)}.")
         branches = tuple(branches)
-        unknown = set(branches) - set(BRANCHES)
-        if not branches or unknown:
-            raise ValueError(f"`branches` must be a non-empty subset of {BRANCHES}; got {branches}.")
+        unknown = [b for b in branches if b not in BRANCHES]
+        if not branches or unknown or len(set(branches)) != len(branches):
+            raise ValueError(f"`branches` must be a non-empty subset of {BRANCHES}, each named once; got {branches}.")
+        check_flag("item_content", item_content)
+        check_fraction("dropout", dropout)
+        check_number("mu", mu)
         fused = [b for b in branches if b != "user"]
         k = iter(jax.random.split(key, 12 + window))
         small = 1.0 / dim
@@ -113,8 +133,34 @@ class Hybrid:
     def n_items(self) -> int:
         return self.items.num_embeddings
 
+    @property
+    def n_users(self) -> int:
+        return self.rating_user_bias.shape[0]
+
+    def _check_inputs(self, users, history, user_x, *, allow_new_user: bool = True) -> None:
+        """Shapes and dtypes of a batch (values too, when concrete): see the class docstring."""
+        _check_history("history", history, self.n_items, steps=self.window)
+        batch = jnp.shape(history)[0]
+        if users is None and not allow_new_user:
+            raise TypeError("`users` must be an array of user ids; None (a new user) has no rating biases b_u.")
+        if users is not None:
+            _check_user_list(users, self.n_users)
+            if jnp.shape(users)[0] != batch:
+                raise ValueError(f"`users` and `history` must have one entry per user: got {jnp.shape(users)[0]} "
+                                 f"users and {batch} rows of history.")
+        if "content" in self.branches:
+            check_features("user_x", user_x, rows=batch, width=self.user_mlp.sizes[0],
+                           meaning="one row of user features per row of `history`")
+
     def item_vectors(self, item_x) -> jax.Array:
-        """o_i for every item: (n_items, d_i) → (n_items, d)."""
+        """o_i for every item: (n_items, d_i) → (n_items, d).
+
+        Raises ``TypeError``/``ValueError`` (with item content) unless ``item_x`` is
+        (n_items, d_i) numbers, finite when concrete.
+        """
+        if self.item_content:
+            check_features("item_x", item_x, rows=self.n_items, width=self.item_mlp.sizes[0],
+                           meaning="one row of item features per item")
         q = self.items.table
         return q + self.item_mlp(item_x) if self.item_content else q
 
@@ -123,7 +169,15 @@ class Hybrid:
 
         ``users=None`` is a user the model has never seen: the user branch
         then gets the mean user embedding.
+
+        Raises ``TypeError``/``ValueError`` for ids that are not integers, a history not of
+        shape (B, L) with L = ``window``, ``user_x`` (with the content branch) not of shape
+        (B, d_u), a bad ``key``, or (when concrete) ids out of range and NaN or inf features.
         """
+        self._check_inputs(users, history, user_x)
+        _check_dropout_key(key)
+        history = jnp.asarray(history)
+        users = None if users is None else jnp.asarray(users)
         real = history < self.n_items
         E = jnp.where(real[..., None], self.history_items(history), 0.0)        # (B, L, d)
         parts = []
@@ -150,11 +204,21 @@ class Hybrid:
         return r
 
     def scores(self, users, history, user_x, item_x, *, key=None) -> jax.Array:
-        """Top-N scores s_ui for every item: → (B, n_items)."""
+        """Top-N scores s_ui for every item: → (B, n_items). Raises as :meth:`represent` and :meth:`item_vectors`."""
         return self.represent(users, history, user_x, key=key) @ self.item_vectors(item_x).T + self.item_bias
 
     def rate(self, users, items, history, user_x, item_x, *, key=None) -> jax.Array:
-        """Unclipped r̂_ui = μ + b_u + b_i + r_u · o_i for (user, item) pairs: → (B,)."""
+        """Unclipped r̂_ui = μ + b_u + b_i + r_u · o_i for (user, item) pairs: → (B,).
+
+        Raises as :meth:`represent`, and for ``users=None`` (b_u needs a known user) or
+        ``items`` that are not (B,) integer ids (in range when concrete).
+        """
+        self._check_inputs(users, history, user_x, allow_new_user=False)
+        check_id_array("items", items, self.n_items, "items", ndim=1, meaning="(B,) item ids, one per user")
+        if jnp.shape(items) != jnp.shape(users):
+            raise ValueError(f"`users` and `items` must have the same shape, one (user, item) pair per entry; "
+                             f"got {tuple(jnp.shape(users))} and {tuple(jnp.shape(items))}.")
+        users, items = jnp.asarray(users), jnp.asarray(items)
         r = self.represent(users, history, user_x, key=key)
         o = self.item_vectors(item_x)[items]
         return self.mu + self.rating_user_bias[users] + self.rating_item_bias[items] + jnp.sum(r * o, axis=-1)
@@ -165,13 +229,23 @@ class Hybrid:
 
 
 def hybrid_topn_loss(model: Hybrid, batch, key, *, item_x) -> jax.Array:
-    """Softmax cross-entropy of the next item; batch: user, history, user_x, item."""
+    """Softmax cross-entropy of the next item; batch: user, history, user_x, item.
+
+    Raises ``TypeError``/``ValueError`` for a batch without those keys, or bad inputs (see :meth:`Hybrid.scores`).
+    """
+    check_batch("batch", batch, ["user", "history", "user_x", "item"])
+    check_id_array("batch['item']", batch["item"], model.n_items, "items", ndim=1)
     logits = model.scores(batch["user"], batch["history"], batch["user_x"], item_x, key=key)
     return losses.softmax_cross_entropy(logits, batch["item"])
 
 
 def hybrid_rating_loss(model: Hybrid, batch, key, *, item_x, reg: float = 0.0) -> jax.Array:
-    """½-MSE of the rating head, plus ½λ‖θ‖² when ``reg`` > 0; batch: user, item, history, user_x, rating."""
+    """½-MSE of the rating head, plus ½λ‖θ‖² when ``reg`` > 0; batch: user, item, history, user_x, rating.
+
+    Raises ``TypeError``/``ValueError`` for a batch without those keys, a negative ``reg``, or bad inputs.
+    """
+    check_batch("batch", batch, ["user", "item", "history", "user_x", "rating"])
+    _check_reg(reg)
     pred = model.rate(batch["user"], batch["item"], batch["history"], batch["user_x"], item_x, key=key)
     penalty = losses.l2_penalty(model, reg) if reg else 0.0
     return losses.mse(pred, batch["rating"]) + penalty

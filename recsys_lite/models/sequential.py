@@ -21,9 +21,40 @@ import jax
 import jax.numpy as jnp
 
 from recsys_lite import losses, nn
+from recsys_lite._checks import (
+    as_array, check_batch, check_fraction, check_id_array, check_key, check_lengths, check_ndim, check_size,
+    describe,
+)
 from recsys_lite._pytree import pytree_dataclass
+from recsys_lite.models.factorization import _check_user_list
 
 __all__ = ["Caser", "GRU4Rec", "caser_loss", "gru4rec_loss"]
+
+
+def _check_history(name: str, history, n_items: int, *, steps: int | None = None, rows=None) -> None:
+    """Raise unless ``history`` is (B, steps) integer item ids in [0, n_items] (n_items is padding).
+
+    ``rows`` (an array) asks for one row per entry of it. Values are checked only when concrete.
+    """
+    history = as_array(name, history)
+    meaning = "(batch, steps) item ids" if steps is None else f"(batch, {steps}) item ids, the last {steps}"
+    check_ndim(name, history, 2, meaning)
+    if not jnp.issubdtype(history.dtype, jnp.integer):
+        raise TypeError(f"`{name}` must hold integer item ids (0 … {n_items - 1}, and {n_items} for padding); "
+                        f"got {describe(history)}.")
+    check_id_array(name, history, n_items + 1, f"ids: {n_items} items and the padding id {n_items}")
+    if history.shape[1] < 1:
+        raise ValueError(f"`{name}` must have at least one step (column); got {describe(history)}.")
+    if steps is not None and history.shape[1] != steps:
+        raise ValueError(f"`{name}` must have {steps} columns, the window the model was built for (the last "
+                         f"{steps} items, padded with {n_items}); got {describe(history)}.")
+    if rows is not None and history.shape[0] != jnp.shape(rows)[0]:
+        raise ValueError(f"`{name}` must have one row per entry of `users` ({jnp.shape(rows)[0]}); "
+                         f"got {describe(history)}.")
+
+
+def _check_dropout_key(key) -> None:
+    check_key("key", key, allow_none=True)
 
 
 def _dropout(x, rate: float, key):
@@ -57,6 +88,13 @@ class Caser:
     @classmethod
     def init(cls, key, n_users: int, n_items: int, *, dim: int = 64, window: int = 5,
              n_horizontal: int = 16, n_vertical: int = 4, dropout: float = 0.5) -> "Caser":
+        """Raises ``TypeError``/``ValueError`` for a bad key, a size that is not a positive
+        integer, or a ``dropout`` outside [0, 1)."""
+        check_key("key", key)
+        n_users, n_items, dim = check_size("n_users", n_users), check_size("n_items", n_items), check_size("dim", dim)
+        window, n_horizontal = check_size("window", window), check_size("n_horizontal", n_horizontal)
+        n_vertical = check_size("n_vertical", n_vertical)
+        check_fraction("dropout", dropout)
         keys = jax.random.split(key, 5 + window)
         horizontal = tuple(nn.Conv1D.init(keys[5 + h], dim, n_horizontal, h + 1) for h in range(window))
         return cls(
@@ -79,22 +117,36 @@ class Caser:
         return self.out.num_embeddings
 
     def represent(self, users, history, *, key=None) -> jax.Array:
-        """r_u = [z, p_u]: users (B,), history (B, L) item ids → (B, 2d). ``key`` turns dropout on."""
+        """r_u = [z, p_u]: users (B,), history (B, L) item ids → (B, 2d). ``key`` turns dropout on.
+
+        Raises ``TypeError``/``ValueError`` for ids that are not integers, a history not of
+        shape (B, L) with L the model's window, or (when concrete) ids out of range.
+        """
+        _check_user_list(users, self.users.num_embeddings)
+        _check_history("history", history, self.n_items, steps=self.window, rows=users)
+        _check_dropout_key(key)
+        users, history = jnp.asarray(users), jnp.asarray(history)
         real = (history < self.n_items)[..., None]
         E = jnp.where(real, self.items(history), 0.0)                     # (B, L, d)
         pooled = [nn.max_pool_over_time(jax.nn.relu(conv(E))) for conv in self.horizontal]
-        vertical = jnp.einsum("bld,lv->bvd", E, self.vertical).reshape(E.shape[0], -1)
+        vertical = jnp.einsum("bld,lv->bvd", E, self.vertical)
+        vertical = vertical.reshape(E.shape[0], vertical.shape[1] * vertical.shape[2])   # (B, n_v·d), also for B = 0
         o = _dropout(jnp.concatenate(pooled + [vertical], axis=-1), self.dropout, key)
         z = jax.nn.relu(self.hidden(o))
         return jnp.concatenate([z, self.users(users)], axis=-1)
 
     def scores(self, users, history, *, key=None) -> jax.Array:
-        """s_ui for every item: (B,), (B, L) → (B, n_items)."""
+        """s_ui for every item: (B,), (B, L) → (B, n_items). Raises as :meth:`represent`."""
         return self.represent(users, history, key=key) @ self.out.table.T + self.out_bias
 
 
 def caser_loss(model: Caser, batch, key) -> jax.Array:
-    """Softmax cross-entropy of the next item; ``batch``: user (B,), history (B, L), item (B,)."""
+    """Softmax cross-entropy of the next item; ``batch``: user (B,), history (B, L), item (B,).
+
+    Raises ``TypeError``/``ValueError`` for a batch without those keys, a bad key, or bad ids.
+    """
+    check_batch("batch", batch, ["user", "history", "item"])
+    check_id_array("batch['item']", batch["item"], model.n_items, "items", ndim=1)
     logits = model.scores(batch["user"], batch["history"], key=key)
     return losses.softmax_cross_entropy(logits, batch["item"])
 
@@ -117,6 +169,11 @@ class GRU4Rec:
 
     @classmethod
     def init(cls, key, n_items: int, *, dim: int = 64, hidden: int = 128, dropout: float = 0.25) -> "GRU4Rec":
+        """Raises ``TypeError``/``ValueError`` for a bad key, a size that is not a positive
+        integer, or a ``dropout`` outside [0, 1)."""
+        check_key("key", key)
+        n_items, dim, hidden = check_size("n_items", n_items), check_size("dim", dim), check_size("hidden", hidden)
+        check_fraction("dropout", dropout)
         k1, k2, k3 = jax.random.split(key, 3)
         return cls(nn.Embedding.init(k1, n_items + 1, dim, stddev=1 / dim),
                    nn.Recurrent.init(k2, dim, hidden, cell="gru"),
@@ -128,14 +185,27 @@ class GRU4Rec:
         return self.out.num_embeddings
 
     def states(self, sequences, lengths, *, key=None) -> jax.Array:
-        """h_t after every item: sequences (B, T) ids, lengths (B,) → (B, T, H), zero on padding."""
+        """h_t after every item: sequences (B, T) ids, lengths (B,) → (B, T, H), zero on padding.
+
+        Raises ``TypeError``/``ValueError`` for ids or lengths that are not integers, shapes
+        that do not fit, or (when concrete) ids out of range or lengths outside [0, T].
+        """
+        _check_history("sequences", sequences, self.n_items)
+        check_lengths("lengths", lengths, jnp.shape(sequences)[:1], jnp.shape(sequences)[1])
+        _check_dropout_key(key)
         x = _dropout(self.items(sequences), self.dropout, key)
         outputs, _ = self.rnn(x, lengths)
         return outputs
 
     def scores(self, sequences, lengths) -> jax.Array:
-        """Scores of the item after each history: (B, T), (B,) → (B, n_items), from h at the last real step."""
+        """Scores of the item after each history: (B, T), (B,) → (B, n_items), from h at the last real step.
+
+        Raises as :meth:`states`, and (when concrete) for a length of 0: an empty history has no state.
+        """
+        _check_history("sequences", sequences, self.n_items)
+        check_lengths("lengths", lengths, jnp.shape(sequences)[:1], jnp.shape(sequences)[1], low=1)
         outputs = self.states(sequences, lengths)
+        lengths = jnp.asarray(lengths)
         last = jnp.take_along_axis(outputs, jnp.maximum(lengths - 1, 0)[:, None, None], axis=1)[:, 0]
         return last @ self.out.table.T + self.out_bias
 
@@ -145,7 +215,17 @@ def gru4rec_loss(model: GRU4Rec, batch, key) -> jax.Array:
 
     ``batch``: ``sequence`` (B, T) left-aligned item ids padded with n_items,
     ``length`` (B,). Every step of every sequence is a training example.
+
+    Raises ``TypeError``/``ValueError`` for a batch without those keys, a bad key, or bad
+    ids or lengths (see :meth:`GRU4Rec.states`).
     """
+    check_batch("batch", batch, ["sequence", "length"])
+    _check_history("batch['sequence']", batch["sequence"], model.n_items)
+    if jnp.shape(batch["sequence"])[1] < 2:
+        raise ValueError(f"`batch['sequence']` must have at least 2 steps (an item and the next); "
+                         f"got {describe(batch['sequence'])}.")
+    check_lengths("batch['length']", batch["length"], jnp.shape(batch["sequence"])[:1],
+                  jnp.shape(batch["sequence"])[1])
     seq, length = batch["sequence"], batch["length"]
     h = model.states(seq[:, :-1], jnp.maximum(length - 1, 0), key=key)
     logits = h @ model.out.table.T + model.out_bias                     # (B, T−1, n_items)

@@ -15,26 +15,58 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recsys_lite._checks import check_ids, describe
+from recsys_lite._checks import (
+    as_array, check_features, check_finite, check_ids, check_ndim, check_size, describe, nonfinite_leaves,
+)
 
 __all__ = ["save_model", "load_model", "Recommender"]
 
 _META = "__recsys_lite__"
 
 
-def _flat(model) -> dict[str, np.ndarray]:
+def _flat(model, name: str = "model") -> dict[str, np.ndarray]:
+    """{pytree path: array} of ``model``'s leaves, after checking they are arrays of numbers."""
     leaves, _ = jax.tree_util.tree_flatten_with_path(model)
-    return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
+    if not leaves:
+        raise ValueError(f"`{name}` must be a model whose parameters are arrays; it has none: got {describe(model)}.")
+    flat = {}
+    for path, leaf in leaves:
+        array = np.asarray(leaf) if hasattr(leaf, "dtype") else None
+        if array is None or array.dtype.kind not in "biuf":
+            if not path:  # the whole thing is one leaf: not a model at all
+                raise TypeError(f"`{name}` must be a model (a pytree of arrays); got {describe(leaf)}.")
+            raise TypeError(f"`{name}` must hold only arrays of numbers; its leaf {jax.tree_util.keystr(path)} "
+                            f"is {describe(leaf)}.")
+        flat[jax.tree_util.keystr(path)] = array
+    return flat
+
+
+def _npz_path(path) -> str:
+    """``path`` as a string ending in ``.npz`` (added when missing, as ``np.savez`` does)."""
+    if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
+        raise TypeError(f"`path` must be a file name (str or pathlib.Path); got {describe(path)}.")
+    path = os.fspath(path)
+    return path if path.endswith(".npz") else path + ".npz"
 
 
 def save_model(path: str | os.PathLike, model) -> None:
-    """Write ``model``'s arrays to ``path`` (``.npz``) under their pytree paths."""
+    """Write ``model``'s arrays to ``path`` under their pytree paths.
+
+    ``.npz`` is added to ``path`` when it does not end with it (``"m"`` writes
+    ``m.npz``), as :func:`load_model` does when reading.
+
+    Raises:
+        TypeError: ``path`` is not a str or path, or ``model`` holds a leaf that is not an array of numbers.
+        ValueError: ``model`` has no arrays.
+    """
+    path = _npz_path(path)
     arrays = _flat(model)
     meta = json.dumps({"class": type(model).__name__, "format": 1})
     np.savez(path, **arrays, **{_META: np.array(meta)})
@@ -43,13 +75,19 @@ def save_model(path: str | os.PathLike, model) -> None:
 def load_model(path: str | os.PathLike, like):
     """Read a model saved by :func:`save_model` into the structure of ``like``.
 
+    ``.npz`` is added to ``path`` when it does not end with it, as :func:`save_model` does.
+
     Raises:
-        ValueError: the file holds another class, or its arrays do not match
-            the template's paths, shapes or dtypes (the message lists them).
+        TypeError: ``path`` is not a str or path, or ``like`` is not a model of arrays.
+        FileNotFoundError: there is no file at ``path``.
+        ValueError: the file is not a readable ``.npz`` archive (not one at all,
+            truncated or damaged, or holding pickled objects), holds another
+            class, or its arrays do not match the template's paths, shapes or
+            dtypes (the message lists them). Every message names the file.
     """
-    with np.load(path, allow_pickle=False) as archive:
-        stored = {name: archive[name] for name in archive.files}
-    meta = json.loads(str(stored.pop(_META, np.array("{}"))))
+    path = _npz_path(path)
+    _flat(like, "like")
+    stored, meta = _read_npz(path)
     if meta.get("class") not in (None, type(like).__name__):
         raise ValueError(f"{path} holds a {meta['class']}, but `like` is a {type(like).__name__}.")
     leaves, _ = jax.tree_util.tree_flatten_with_path(like)
@@ -66,6 +104,36 @@ def load_model(path: str | os.PathLike, like):
         )
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like),
                                         [jnp.asarray(stored[name]) for name in expected])
+
+
+def _read_npz(path: str) -> tuple[dict[str, np.ndarray], dict]:
+    """The arrays and the metadata stored in ``path``, with errors that name the file and what is wrong."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file (save_model writes one).")
+    with open(path, "rb") as file:
+        head = file.read(4)
+    if head not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip archive (.npz), or an empty one
+        raise ValueError(f"{path} is not an .npz file: it does not start like a zip archive (its first bytes "
+                         f"are {head!r}). Write models with save_model.")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            stored = {name: archive[name] for name in archive.files}
+    except ValueError as error:
+        if "pickle" in str(error):  # numpy's word for an object array when pickle is off
+            raise ValueError(f"{path} holds arrays of Python objects, which cannot be read without pickle "
+                             f"(and pickle is off): {error}") from error
+        raise ValueError(f"{path} is not a readable .npz archive: it may be truncated or damaged "
+                         f"(ValueError: {error}).") from error
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
+        raise ValueError(f"{path} is not a readable .npz archive: it may be truncated or damaged "
+                         f"({type(error).__name__}: {error}).") from error
+    try:
+        meta = json.loads(str(stored.pop(_META, np.array("{}"))))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} has a damaged {_META} entry (not JSON): {error}.") from error
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} has a damaged {_META} entry: expected a JSON object; got {describe(meta)}.")
+    return stored, meta
 
 
 @dataclass(frozen=True)
@@ -87,6 +155,34 @@ class Recommender:
     item_x: np.ndarray
     popularity: np.ndarray
 
+    def __post_init__(self):
+        """Raises ``TypeError``/``ValueError`` when the parts do not fit together (see the attributes)."""
+        if not callable(getattr(self.model, "scores", None)):
+            raise TypeError(f"`model` must be a trained Hybrid (with a `scores` method); got {describe(self.model)}.")
+        seen = as_array("seen", self.seen)
+        check_ndim("seen", seen, 2, "(n_users, n_items) bool")
+        if seen.dtype != np.bool_:
+            raise TypeError(f"`seen` must be a bool array (True where the user has interacted); got {describe(seen)}.")
+        n_users, n_items = seen.shape
+        recent = as_array("recent", self.recent)
+        check_ndim("recent", recent, 2, "(n_users, L) item ids")
+        window = getattr(self.model, "window", recent.shape[1])
+        if recent.shape != (n_users, window):
+            raise ValueError(f"`recent` must have shape ({n_users}, {window}): one row per user (as in `seen`), "
+                             f"the model's window of {window} items; got {describe(recent)}.")
+        check_ids("recent", recent, n_items + 1, f"ids: {n_items} items and the padding id {n_items}")
+        if getattr(self.model, "n_items", n_items) != n_items:
+            raise ValueError(f"`seen` has {n_items} items but the model scores {self.model.n_items}.")
+        check_features("user_x", self.user_x, rows=n_users, meaning="one row of features per user")
+        check_features("item_x", self.item_x, rows=n_items, meaning="one row of features per item")
+        popularity = as_array("popularity", self.popularity)
+        if popularity.shape != (n_items,):
+            raise ValueError(f"`popularity` must have shape ({n_items},), one count per item; "
+                             f"got {describe(popularity)}.")
+        check_finite("popularity", popularity)
+        if popularity.size and popularity.min() < 0:
+            raise ValueError(f"`popularity` must be counts ≥ 0; got {popularity.min()}.")
+
     @property
     def n_users(self) -> int:
         return self.recent.shape[0]
@@ -104,6 +200,14 @@ class Recommender:
             history: for a new user, the items they interacted with, oldest first.
             user_x: for a new user, their features (d_u,); None uses the average user.
 
+        Raises:
+            TypeError: ``k`` or ``user`` that is not an integer; ``history`` that is not integer
+                item ids; ``user_x`` that is not numbers.
+            ValueError: an unknown user, ``k`` < 1 or more than the unseen items, ``history``
+                or ``user_x`` given for a known user, ids out of range, ``user_x`` of the wrong
+                shape or not finite, or a model whose scores are not finite (the message names
+                the parameters that hold NaN or inf).
+
         A known user is scored by the model from their stored history. A new
         user with some history is scored by the model from that history
         (the user branch gets the average user). A new user with no history
@@ -111,24 +215,31 @@ class Recommender:
         standardised model score from content alone, so popular films lead
         and the user's features reorder them.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"`k` must be a positive integer; got {describe(k)}.")
+        check_size("k", k)
+        history = as_array("history", history)
+        check_ndim("history", history, 1, "the new user's item ids, oldest first")
         if user is not None:
             if isinstance(user, bool) or not isinstance(user, (int, np.integer)):
                 raise TypeError(f"`user` must be a user id (int) or None for a new user; got {describe(user)}.")
             if not 0 <= user < self.n_users:
                 raise ValueError(f"`user` {user} is unknown: ids run from 0 to {self.n_users - 1}. "
                                  "For a new user pass user=None with their history.")
-            if len(history) or user_x is not None:
+            if history.size or user_x is not None:
                 raise ValueError("`history` and `user_x` are only for a new user (user=None); "
                                  "a known user's are stored in the Recommender.")
             history_row, features, seen = self.recent[user], self.user_x[user], self.seen[user]
             scores = self._scores(np.array([user]), history_row, features)
         else:
-            history = check_ids("history", np.asarray(history, dtype=np.int64).reshape(-1), self.n_items, "items")
-            features = self.user_x.mean(axis=0) if user_x is None else np.asarray(user_x, np.float32)
-            if features.shape != self.user_x.shape[1:]:
-                raise ValueError(f"`user_x` must have shape {self.user_x.shape[1:]}; got {features.shape}.")
+            history = check_ids("history", history, self.n_items, "items")
+            if user_x is None:
+                features = self.user_x.mean(axis=0)
+            else:
+                features = as_array("user_x", user_x)
+                if features.shape != self.user_x.shape[1:]:
+                    raise ValueError(f"`user_x` must have shape {self.user_x.shape[1:]}, the new user's features; "
+                                     f"got {describe(features)}.")
+                check_finite("user_x", features)
+                features = np.asarray(features, np.float32)
             seen = np.zeros(self.n_items, bool)
             seen[history] = True
             window = self.recent.shape[1]
@@ -149,7 +260,14 @@ class Recommender:
     def _scores(self, users, history_row, features) -> np.ndarray:
         scores = _score_one(self.model, None if users is None else jnp.asarray(users), jnp.asarray(history_row)[None],
                             jnp.asarray(features, jnp.float32)[None], jnp.asarray(self.item_x))
-        return np.asarray(scores[0], np.float64)
+        scores = np.asarray(scores[0], np.float64)
+        if not np.isfinite(scores).all():
+            bad = nonfinite_leaves(self.model)
+            where = (f"parameter(s) holding NaN or inf: {', '.join(bad[:5])}" if bad
+                     else "every parameter is finite, so the scores overflowed")
+            raise ValueError(f"the model's scores are not finite ({int((~np.isfinite(scores)).sum())} of "
+                             f"{scores.size}); {where}.")
+        return scores
 
 
 @jax.jit

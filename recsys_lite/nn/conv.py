@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recsys_lite._checks import describe
+from recsys_lite._checks import as_array, check_flag, check_float_dtype, check_key, check_lengths, describe
 from recsys_lite._pytree import pytree_dataclass
 from recsys_lite.nn.core import _check_size, get_initializer
 
@@ -41,17 +41,22 @@ __all__ = [
 PADDINGS = ("valid", "same", "causal")
 
 
-def _check_conv_args(width: Any, stride: Any, dilation: Any, padding: Any) -> None:
-    _check_size("width", width)
+def _check_conv_args(width: Any, stride: Any, dilation: Any, padding: Any, width_name: str = "width") -> None:
+    _check_size(width_name, width)
     _check_size("stride", stride)
     _check_size("dilation", dilation)
-    if padding not in PADDINGS:
+    if not isinstance(padding, str) or padding not in PADDINGS:
         raise ValueError(f"`padding` must be one of {PADDINGS}; got {padding!r}.")
 
 
 def conv_padding(steps: int, width: int, *, stride: int = 1, dilation: int = 1,
                  padding: str = "valid") -> tuple[int, int]:
-    """Zeros added ``(left, right)`` for an input of ``steps`` steps."""
+    """Zeros added ``(left, right)`` for an input of ``steps`` steps.
+
+    Raises ``TypeError``/``ValueError`` unless ``steps``, ``width``, ``stride`` and
+    ``dilation`` are positive integers and ``padding`` is one of ``PADDINGS``.
+    """
+    _check_size("steps", steps)
     _check_conv_args(width, stride, dilation, padding)
     span = dilation * (width - 1) + 1  # steps one output looks at: its receptive field
     if padding == "valid":
@@ -68,28 +73,34 @@ def conv_output_length(steps: int, width: int, *, stride: int = 1, dilation: int
 
     Raises:
         ValueError: with ``"valid"`` padding, a kernel that spans more steps
-            than the input has.
+            than the input has; and as :func:`conv_padding` does.
     """
     left, right = conv_padding(steps, width, stride=stride, dilation=dilation, padding=padding)
     span = dilation * (width - 1) + 1
     if steps + left + right < span:
         raise ValueError(
-            f"the kernel spans {span} steps (width {width}, dilation {dilation}) but the input has "
-            f"only {steps} with padding={padding!r}: use a shorter kernel, or 'same'/'causal' padding."
+            f"the kernel spans {span} steps (width {width}, dilation {dilation}) but the input (`x`, or `steps`) "
+            f"has only {steps} with padding={padding!r}: use a shorter kernel, or 'same'/'causal' padding."
         )
     return (steps + left + right - span) // stride + 1
 
 
-def _check_input(x, kernel) -> None:
-    if x.ndim < 2:
-        raise ValueError(f"`x` must have shape (..., steps, channels); got {describe(x)}.")
-    if kernel.ndim != 3:
-        raise ValueError(f"`kernel` must have shape (width, in_channels, out_channels); got {describe(kernel)}.")
+def _check_input(x, kernel, bias) -> None:
+    """Shapes and dtypes of a convolution's arguments (static: also checked under jit)."""
+    x, kernel = as_array("x", x), as_array("kernel", kernel)
+    if x.ndim < 2 or x.shape[-2] < 1:
+        raise ValueError(f"`x` must have shape (..., steps, channels) with steps ≥ 1; got {describe(x)}.")
+    if kernel.ndim != 3 or 0 in kernel.shape:
+        raise ValueError(f"`kernel` must have shape (width, in_channels, out_channels), all ≥ 1; "
+                         f"got {describe(kernel)}.")
     if x.shape[-1] != kernel.shape[1]:
         raise ValueError(
             f"`x` has {x.shape[-1]} channels in its last dimension but the kernel expects "
             f"in_channels = {kernel.shape[1]}; got x of shape {tuple(x.shape)}."
         )
+    if bias is not None and tuple(as_array("bias", bias).shape) != (kernel.shape[2],):
+        raise ValueError(f"`bias` must have shape ({kernel.shape[2]},), one per output channel, or be None; "
+                         f"got {describe(bias)}.")
 
 
 def conv1d_loop(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, padding: str = "valid") -> np.ndarray:
@@ -101,9 +112,13 @@ def conv1d_loop(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, pad
 
     Returns:
         (L_out, C') as a float64 numpy array.
+
+    Raises:
+        TypeError: arguments that are not arrays of numbers.
+        ValueError: shapes that do not fit (see :func:`conv1d`), or settings as in :func:`conv_padding`.
     """
+    _check_input(x, kernel, bias)
     x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
-    _check_input(x, kernel)
     if x.ndim != 2:
         raise ValueError(f"`x` must be one sequence of shape (steps, channels); got {describe(x)}.")
     width, in_channels, out_channels = kernel.shape
@@ -126,9 +141,20 @@ def conv1d(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, padding:
     """The same formula, vectorised with ``lax.conv_general_dilated``.
 
     x: (..., L, C) → (..., L_out, C'); kernel: (w, C, C'); bias: (C',) or None.
+    An integer or bool ``x`` is promoted to the kernel's dtype, as ``x @ W`` would be.
+
+    Raises:
+        TypeError: arguments that are not arrays of numbers.
+        ValueError: ``x`` without a steps and a channel axis, a channel count
+            other than the kernel's, a ``bias`` not of shape (C',), a kernel
+            longer than the ``"valid"`` input, or settings as in :func:`conv_padding`.
     """
+    _check_input(x, kernel, bias)
     x, kernel = jnp.asarray(x), jnp.asarray(kernel)
-    _check_input(x, kernel)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.result_type(x, kernel))
+    if x.dtype != kernel.dtype:
+        raise TypeError(f"`x` and `kernel` must have the same floating dtype; got {x.dtype} and {kernel.dtype}.")
     steps = x.shape[-2]
     conv_output_length(steps, kernel.shape[0], stride=stride, dilation=dilation, padding=padding)
     pads = conv_padding(steps, kernel.shape[0], stride=stride, dilation=dilation, padding=padding)
@@ -160,8 +186,15 @@ class Conv1D:
     def init(cls, key, in_channels: int, out_channels: int, width: int, *, stride: int = 1, dilation: int = 1,
              padding: str = "valid", use_bias: bool = True,
              weight_init: str | Callable = "glorot_uniform", dtype=jnp.float32) -> "Conv1D":
+        """Kernel from ``weight_init`` with shape (width, in_channels, out_channels), bias 0.
+
+        Raises ``TypeError``/``ValueError`` for a bad key, size, setting, flag, initialiser or dtype.
+        """
+        check_key("key", key)
         _check_conv_args(width, stride, dilation, padding)
         shape = (int(width), _check_size("in_channels", in_channels), _check_size("out_channels", out_channels))
+        check_flag("use_bias", use_bias)
+        check_float_dtype("dtype", dtype)
         kernel = get_initializer(weight_init)(key, shape, dtype)
         return cls(kernel, jnp.zeros((shape[2],), dtype) if use_bias else None, int(stride), int(dilation), padding)
 
@@ -181,6 +214,17 @@ class Conv1D:
         return conv1d(x, self.kernel, self.bias, stride=self.stride, dilation=self.dilation, padding=self.padding)
 
 
+def _check_pool_input(x, lengths, min_length: int):
+    """``x`` as an array after checking it is (..., L, C), and ``lengths`` (...,) ints in [min_length, L]."""
+    as_array("x", x)
+    x = jnp.asarray(x)
+    if x.ndim < 2 or x.shape[-2] < 1:
+        raise ValueError(f"`x` must have shape (..., steps, channels) with steps ≥ 1; got {describe(x)}.")
+    if lengths is not None:
+        check_lengths("lengths", lengths, x.shape[:-2], x.shape[-2], low=min_length)
+    return x
+
+
 def _step_mask(x, lengths):
     """(..., L, 1) True on the first ``lengths`` steps of each sequence."""
     steps = jnp.arange(x.shape[-2])
@@ -191,16 +235,23 @@ def max_pool_over_time(x, lengths=None) -> jax.Array:
     """max_t x[t, c] over the valid steps: (..., L, C) → (..., C).
 
     With ``lengths`` (...,), steps t ≥ length are padding and ignored.
+
+    Raises ``TypeError``/``ValueError`` for ``x`` that is not (..., L ≥ 1, C) numbers, or
+    ``lengths`` not of shape x.shape[:-2], not integers, or (when concrete) outside [1, L]
+    (a max over no steps would be −inf).
     """
-    x = jnp.asarray(x)
+    x = _check_pool_input(x, lengths, 1)
     if lengths is not None:
         x = jnp.where(_step_mask(x, lengths), x, -jnp.inf)
     return jnp.max(x, axis=-2)
 
 
 def mean_pool_over_time(x, lengths=None) -> jax.Array:
-    """(1/L) Σ_t x[t, c] over the valid steps: (..., L, C) → (..., C)."""
-    x = jnp.asarray(x)
+    """(1/L) Σ_t x[t, c] over the valid steps: (..., L, C) → (..., C); a length of 0 gives 0.
+
+    Raises as :func:`max_pool_over_time`, with lengths allowed in [0, L].
+    """
+    x = _check_pool_input(x, lengths, 0)
     if lengths is None:
         return jnp.mean(x, axis=-2)
     mask = _step_mask(x, lengths)
@@ -209,9 +260,14 @@ def mean_pool_over_time(x, lengths=None) -> jax.Array:
 
 
 def max_pool1d(x, window: int, stride: int | None = None) -> jax.Array:
-    """Max over sliding windows of ``window`` steps ('valid'): (..., L, C) → (..., L_out, C)."""
-    x = jnp.asarray(x)
+    """Max over sliding windows of ``window`` steps ('valid'): (..., L, C) → (..., L_out, C).
+
+    Raises ``TypeError``/``ValueError`` for ``x`` that is not (..., L ≥ 1, C) numbers, a
+    ``window`` or ``stride`` that is not a positive integer, or a window longer than L.
+    """
+    x = _check_pool_input(x, None, 0)
     stride = window if stride is None else stride
+    _check_conv_args(window, stride, 1, "valid", width_name="window")
     conv_output_length(x.shape[-2], window, stride=stride)
     dims = (1,) * (x.ndim - 2) + (window, 1)
     strides = (1,) * (x.ndim - 2) + (stride, 1)

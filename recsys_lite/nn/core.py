@@ -10,19 +10,24 @@ of a loss with respect to a layer returns a layer of the same shape holding
 the gradients, and an update is ``jax.tree.map(lambda p, g: p - α * g, layer, grads)``.
 
 Shape checks look only at static shapes, so they also fail loudly inside
-``jax.jit``. Value checks (ids in range) only run on concrete arrays.
+``jax.jit``. Value checks (ids in range) only run on concrete arrays. Layers
+do not look for NaN: like numpy they pass it on (except ``relu``, which
+maps NaN to 0), so the models check their float inputs where they enter.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from recsys_lite._checks import check_ids, check_positive, describe
+from recsys_lite._checks import (
+    as_array, check_flag, check_float_dtype, check_fraction, check_ids, check_key, check_positive, describe,
+)
+from recsys_lite._checks import check_size as _check_size  # conv and recurrent import it from here
 from recsys_lite._pytree import pytree_dataclass
 
 __all__ = [
@@ -35,13 +40,9 @@ __all__ = [
 ]
 
 
-def _check_size(name: str, value: Any) -> int:
-    """Return ``value`` after checking it is a positive integer (a layer size)."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):  # int or numpy integer
-        raise TypeError(f"`{name}` must be a positive integer; got {describe(value)}.")
-    if int(value) < 1:
-        raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
-    return int(value)
+def _check_slope(negative_slope: Any) -> None:
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
+        raise TypeError(f"`negative_slope` must be a number; got {describe(negative_slope)}.")
 
 
 # --- activations a = g(z), elementwise unless said otherwise -----------------
@@ -53,6 +54,7 @@ def sigmoid(z):
     form σ(z) = e^{z} / (1 + e^{z}). Each branch only ever sees the sign of z
     it is safe for, so neither the value nor the gradient becomes inf or nan.
     """
+    as_array("z", z)
     z = jnp.asarray(z)
     pos = jnp.where(z >= 0, z, 0.0)  # e^{−pos} ≤ 1
     neg = jnp.where(z < 0, z, 0.0)  # e^{neg} ≤ 1
@@ -61,17 +63,24 @@ def sigmoid(z):
 
 def tanh(z):
     """tanh(z) = (e^{z} − e^{−z}) / (e^{z} + e^{−z});  tanh'(z) = 1 − tanh²(z).  Any shape."""
+    as_array("z", z)
     return jnp.tanh(z)
 
 
 def relu(z):
-    """ReLU(z) = max(z, 0);  ReLU'(z) = 1 if z > 0 else 0 (we take 0 at the kink z = 0)."""
+    """ReLU(z) = max(z, 0);  ReLU'(z) = 1 if z > 0 else 0 (we take 0 at the kink z = 0).
+
+    NaN > 0 is false, so ReLU(NaN) = 0 here (``jax.nn.relu`` gives NaN).
+    """
+    as_array("z", z)
     z = jnp.asarray(z)
     return jnp.where(z > 0, z, jnp.zeros_like(z))
 
 
 def leaky_relu(z, negative_slope: float = 0.01):
     """LeakyReLU(z) = z if z ≥ 0 else s·z, s = ``negative_slope``;  derivative 1 if z ≥ 0 else s."""
+    as_array("z", z)
+    _check_slope(negative_slope)
     z = jnp.asarray(z)
     return jnp.where(z >= 0, z, negative_slope * z)
 
@@ -84,6 +93,8 @@ def gelu(z, approximate: bool = True):
     ``approximate=False`` the exact  ½ z (1 + erf(z / √2)).
     Derivative (exact form): GELU'(z) = Φ(z) + z φ(z), φ the normal density.
     """
+    as_array("z", z)
+    check_flag("approximate", approximate)
     z = jnp.asarray(z)
     if approximate:
         return 0.5 * z * (1.0 + jnp.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z**3)))
@@ -96,14 +107,21 @@ def softmax(z, axis: int = -1):
     ∂softmax_k/∂z_j = softmax_k (δ_kj − softmax_j). Subtracting max_j z_j
     first changes nothing mathematically and keeps e^{·} ≤ 1, so it cannot
     overflow; the shift is a constant, so no gradient flows through it.
+
+    Raises ``ValueError`` for an ``axis`` that ``z`` does not have.
     """
+    as_array("z", z)
     z = jnp.asarray(z)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -z.ndim <= axis < z.ndim:
+        raise ValueError(f"`axis` must be an integer in [-{z.ndim}, {z.ndim}), an axis of `z` of shape "
+                         f"{tuple(z.shape)}; got {describe(axis)}.")
     e = jnp.exp(z - jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True)))
     return e / jnp.sum(e, axis=axis, keepdims=True)
 
 
 def identity(z):
     """g(z) = z;  g'(z) = 1. The activation of a linear output layer."""
+    as_array("z", z)
     return jnp.asarray(z)
 
 
@@ -117,18 +135,22 @@ def sigmoid_grad(z):
 
 def tanh_grad(z):
     """tanh'(z) = 1 − tanh²(z).  Any shape → same shape."""
+    as_array("z", z)
     t = jnp.tanh(z)
     return 1.0 - t * t
 
 
 def relu_grad(z):
     """ReLU'(z) = 1 if z > 0 else 0.  Any shape → same shape."""
+    as_array("z", z)
     z = jnp.asarray(z)
     return (z > 0).astype(jnp.result_type(z, jnp.float32))
 
 
 def leaky_relu_grad(z, negative_slope: float = 0.01):
     """LeakyReLU'(z) = 1 if z ≥ 0 else s.  Any shape → same shape."""
+    as_array("z", z)
+    _check_slope(negative_slope)
     z = jnp.asarray(z)
     dtype = jnp.result_type(z, jnp.float32)
     return jnp.where(z >= 0, jnp.ones_like(z, dtype), jnp.full_like(z, negative_slope, dtype))
@@ -174,8 +196,10 @@ def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
     Convolution kernel of shape (width, ..., in_channels, out_channels): each
     output sums over the receptive field, so with r = width · ... (all but
     the last two axes), fan_in = r · in_channels and fan_out = r · out_channels.
+
+    Raises ``TypeError``/``ValueError`` unless ``shape`` is a tuple of at least two positive integers.
     """
-    shape = tuple(shape)
+    shape = _check_shape(shape)
     if len(shape) < 2:
         raise ValueError(
             f"`shape` must have at least 2 dimensions (n_in, n_out) to have a fan-in and a fan-out; got {shape}."
@@ -184,8 +208,25 @@ def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
     return receptive * shape[-2], receptive * shape[-1]
 
 
+def _check_shape(shape: Any) -> tuple[int, ...]:
+    """``shape`` as a tuple after checking it is a sequence of positive integers."""
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence):
+        raise TypeError(f"`shape` must be a tuple of positive integers; got {describe(shape)}.")
+    return tuple(_check_size(f"shape[{i}]", n) for i, n in enumerate(shape))
+
+
+def _check_init_args(key, dtype) -> None:
+    check_key("key", key)
+    check_float_dtype("dtype", dtype)
+
+
 def glorot_uniform(key, shape, dtype=jnp.float32):
-    """W ~ U(−l, l), l = √(6/(fan_in + fan_out)), so Var(W) = 2/(fan_in + fan_out)."""
+    """W ~ U(−l, l), l = √(6/(fan_in + fan_out)), so Var(W) = 2/(fan_in + fan_out).
+
+    Every initialiser raises ``TypeError``/``ValueError`` for a ``key`` that is no PRNG
+    key, a ``shape`` that is not positive integers, or a ``dtype`` that is not floating.
+    """
+    _check_init_args(key, dtype)
     fan_in, fan_out = compute_fans(shape)
     limit = math.sqrt(6.0 / (fan_in + fan_out))
     return jax.random.uniform(key, tuple(shape), dtype, -limit, limit)
@@ -193,12 +234,14 @@ def glorot_uniform(key, shape, dtype=jnp.float32):
 
 def glorot_normal(key, shape, dtype=jnp.float32):
     """W ~ N(0, 2/(fan_in + fan_out)) (untruncated)."""
+    _check_init_args(key, dtype)
     fan_in, fan_out = compute_fans(shape)
     return math.sqrt(2.0 / (fan_in + fan_out)) * jax.random.normal(key, tuple(shape), dtype)
 
 
 def he_uniform(key, shape, dtype=jnp.float32):
     """W ~ U(−l, l), l = √(6/fan_in), so Var(W) = 2/fan_in: for ReLU layers."""
+    _check_init_args(key, dtype)
     fan_in, _ = compute_fans(shape)
     limit = math.sqrt(6.0 / fan_in)
     return jax.random.uniform(key, tuple(shape), dtype, -limit, limit)
@@ -206,6 +249,7 @@ def he_uniform(key, shape, dtype=jnp.float32):
 
 def he_normal(key, shape, dtype=jnp.float32):
     """W ~ N(0, 2/fan_in) (untruncated): for ReLU layers."""
+    _check_init_args(key, dtype)
     fan_in, _ = compute_fans(shape)
     return math.sqrt(2.0 / fan_in) * jax.random.normal(key, tuple(shape), dtype)
 
@@ -215,14 +259,16 @@ def normal(stddev: float = 0.01) -> Callable:
     check_positive("stddev", stddev)
 
     def init(key, shape, dtype=jnp.float32):
-        return stddev * jax.random.normal(key, tuple(shape), dtype)
+        _check_init_args(key, dtype)
+        return stddev * jax.random.normal(key, _check_shape(shape), dtype)
 
     return init
 
 
 def zeros(key, shape, dtype=jnp.float32):
     """W = 0 (``key`` is unused; it is there so every initialiser is called alike). Any shape."""
-    return jnp.zeros(tuple(shape), dtype)
+    _check_init_args(key, dtype)
+    return jnp.zeros(_check_shape(shape), dtype)
 
 
 INITIALIZERS: dict[str, Callable] = {
@@ -256,8 +302,14 @@ class Dense:
     @classmethod
     def init(cls, key, in_features: int, out_features: int, *, use_bias: bool = True,
              weight_init: str | Callable = "glorot_uniform", dtype=jnp.float32) -> "Dense":
-        """W from ``weight_init`` (a name in ``INITIALIZERS`` or a callable), b = 0."""
+        """W from ``weight_init`` (a name in ``INITIALIZERS`` or a callable), b = 0.
+
+        Raises ``TypeError``/``ValueError`` for a bad key, size, flag, initialiser or dtype.
+        """
+        check_key("key", key)
         shape = (_check_size("in_features", in_features), _check_size("out_features", out_features))
+        check_flag("use_bias", use_bias)
+        check_float_dtype("dtype", dtype)
         weight = get_initializer(weight_init)(key, shape, dtype)
         return cls(weight, jnp.zeros((shape[1],), dtype) if use_bias else None)
 
@@ -270,6 +322,8 @@ class Dense:
         return self.weight.shape[1]
 
     def __call__(self, x) -> jax.Array:
+        """z = xW + b. Raises ``TypeError`` if ``x`` is not numbers, ``ValueError`` for its shape."""
+        as_array("x", x)
         x = jnp.asarray(x)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(
@@ -298,7 +352,11 @@ class Embedding:
     @classmethod
     def init(cls, key, num_embeddings: int, dim: int, *, stddev: float = 0.1,
              dtype=jnp.float32) -> "Embedding":
-        """E ~ N(0, stddev²), shape (num_embeddings, dim)."""
+        """E ~ N(0, stddev²), shape (num_embeddings, dim).
+
+        Raises ``TypeError``/``ValueError`` for a bad key, size, ``stddev`` or dtype.
+        """
+        check_key("key", key)
         shape = (_check_size("num_embeddings", num_embeddings), _check_size("dim", dim))
         return cls(normal(stddev)(key, shape, dtype))
 
@@ -311,6 +369,7 @@ class Embedding:
         return self.table.shape[1]
 
     def __call__(self, ids) -> jax.Array:
+        """E[ids]. Raises ``TypeError`` for ids that are not integers, ``ValueError`` for ids out of range."""
         if not isinstance(ids, jax.core.Tracer):  # concrete: numpy, list, or a jax Array
             check_ids("ids", ids, self.num_embeddings, "rows in the embedding table")
         ids = jnp.asarray(ids)
@@ -340,7 +399,12 @@ class MLP:
 
         For deep ReLU stacks ``weight_init="he_uniform"`` keeps the activations'
         variance constant from layer to layer (see the initialisers above).
+
+        Raises ``TypeError``/``ValueError`` for a bad key, size, activation, initialiser or dtype.
         """
+        check_key("key", key)
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+            raise TypeError(f"`sizes` must be a list of positive integers [n_in, ..., n_out]; got {describe(sizes)}.")
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"`sizes` must have at least 2 entries [n_in, ..., n_out]; got {sizes}.")
@@ -350,6 +414,7 @@ class MLP:
         if final_activation is not None:
             get_activation(final_activation, arg="final_activation")
         get_initializer(weight_init)
+        check_float_dtype("dtype", dtype)
         keys = jax.random.split(key, len(sizes) - 1)
         layers = tuple(Dense.init(k, n_in, n_out, weight_init=weight_init, dtype=dtype)
                        for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:]))
@@ -382,13 +447,13 @@ class Dropout:
     rate: float
 
     def __post_init__(self):
-        message = f"`rate` must be a number in [0, 1) (the fraction dropped); got {describe(self.rate)}."
-        if isinstance(self.rate, bool) or not isinstance(self.rate, numbers.Real):
-            raise TypeError(message)
-        if not 0.0 <= self.rate < 1.0:
-            raise ValueError(message)
+        check_fraction("rate", self.rate)
 
     def __call__(self, x, *, key=None, deterministic: bool = False) -> jax.Array:
+        """Raises ``TypeError`` for ``x`` that is not numbers, a bad ``key`` or a non-bool
+        ``deterministic``; ``ValueError`` when the mask needs a key and there is none."""
+        as_array("x", x)
+        check_flag("deterministic", deterministic)
         x = jnp.asarray(x)
         if deterministic or self.rate == 0.0:
             return x
@@ -397,5 +462,6 @@ class Dropout:
                 "`key` is required when deterministic=False: pass a PRNG key (e.g. "
                 "jax.random.key(0)) to draw the dropout mask, or deterministic=True to evaluate."
             )
+        check_key("key", key)
         keep = jax.random.bernoulli(key, 1.0 - self.rate, x.shape)
         return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros_like(x))

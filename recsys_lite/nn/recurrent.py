@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recsys_lite._checks import describe
+from recsys_lite._checks import as_array, check_key, check_lengths, describe
 from recsys_lite._pytree import pytree_dataclass
 from recsys_lite.nn.core import _check_size, get_activation, get_initializer, sigmoid
 
@@ -52,6 +52,7 @@ def _gate_jvp(primals, tangents):
 
 def _init_weights(key, input_size, hidden_size, n_blocks, weight_init):
     """U: (C, n·H) Glorot, W: (H, n·H) orthogonal per block (keeps ‖h W‖ ≈ ‖h‖), b = 0."""
+    check_key("key", key)
     input_size, hidden_size = _check_size("input_size", input_size), _check_size("hidden_size", hidden_size)
     u_key, w_key = jax.random.split(key)
     U = get_initializer(weight_init)(u_key, (input_size, n_blocks * hidden_size))
@@ -59,14 +60,39 @@ def _init_weights(key, input_size, hidden_size, n_blocks, weight_init):
     return U, jnp.concatenate(blocks, axis=1), jnp.zeros((n_blocks * hidden_size,))
 
 
-def _check_step(cell, h, x) -> None:
-    if x.shape[-1] != cell.input_size:
+def _batch_shape(batch_shape) -> tuple[int, ...]:
+    """``batch_shape`` as a tuple after checking it holds integers ≥ 0."""
+    if not isinstance(batch_shape, (tuple, list)) or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in batch_shape):
+        raise TypeError(f"`batch_shape` must be a tuple of integers ≥ 0, e.g. () or (32,); "
+                        f"got {describe(batch_shape)}.")
+    return tuple(int(n) for n in batch_shape)
+
+
+def _check_width(cell, x) -> None:
+    """Raise unless ``x`` is numbers with the cell's input_size features in its last dimension."""
+    x = as_array("x", x)
+    if x.ndim < 1 or x.shape[-1] != cell.input_size:
         raise ValueError(f"`x` must have {cell.input_size} features in its last dimension (the cell's "
                          f"input_size); got {describe(x)}.")
-    state = h[0] if isinstance(h, tuple) else h
-    if state.shape[-1] != cell.hidden_size:
-        raise ValueError(f"the hidden state must have hidden_size = {cell.hidden_size} features; "
-                         f"got {describe(state)}.")
+
+
+def _check_step(cell, h, x, name: str = "h") -> None:
+    """Shapes and dtypes of one step's state ``h`` and input ``x`` (static: also checked under jit)."""
+    _check_width(cell, x)
+    x = as_array("x", x)
+    is_lstm = isinstance(cell, LSTMCell)
+    if is_lstm != (isinstance(h, tuple) and len(h) == 2):
+        wanted = "a tuple (h, c) of two arrays" if is_lstm else "one array (not a tuple)"
+        raise TypeError(f"`{name}`, the state of a {type(cell).__name__}, must be {wanted}; got {describe(h)}.")
+    for part in h if is_lstm else (h,):
+        part = as_array(name, part)
+        if part.shape[-1:] != (cell.hidden_size,):
+            raise ValueError(f"the hidden state must have hidden_size = {cell.hidden_size} features in its last "
+                             f"dimension; got `{name}` = {describe(part)}.")
+        if part.shape[:-1] != x.shape[:-1]:
+            raise ValueError(f"the hidden state `{name}` and the input `x` must have the same batch shape; got "
+                             f"{tuple(part.shape[:-1])} and {tuple(x.shape[:-1])}.")
 
 
 @pytree_dataclass(static=("activation",))
@@ -91,10 +117,11 @@ class RNNCell:
     hidden_size = property(lambda self: self.W.shape[0])
 
     def initial_state(self, batch_shape=()) -> jax.Array:
-        return jnp.zeros(tuple(batch_shape) + (self.hidden_size,))
+        return jnp.zeros(_batch_shape(batch_shape) + (self.hidden_size,))
 
     def project(self, x) -> jax.Array:
         """The input's share x U + b: (..., C) → (..., H); one matmul for all steps at once."""
+        _check_width(self, x)
         return x @ self.U + self.b
 
     def step(self, h, xu) -> jax.Array:
@@ -102,6 +129,7 @@ class RNNCell:
         return get_activation(self.activation)(h @ self.W + xu)
 
     def __call__(self, h, x) -> jax.Array:
+        """One step; raises ``TypeError``/``ValueError`` for a state or input of the wrong kind or shape."""
         _check_step(self, h, x)
         return self.step(h, self.project(x))
 
@@ -130,10 +158,11 @@ class GRUCell:
     hidden_size = property(lambda self: self.W.shape[0])
 
     def initial_state(self, batch_shape=()) -> jax.Array:
-        return jnp.zeros(tuple(batch_shape) + (self.hidden_size,))
+        return jnp.zeros(_batch_shape(batch_shape) + (self.hidden_size,))
 
     def project(self, x) -> jax.Array:
         """The input's share x U + b of all three blocks: (..., C) → (..., 3H)."""
+        _check_width(self, x)
         return x @ self.U + self.b
 
     def step(self, h, xu) -> jax.Array:
@@ -146,6 +175,7 @@ class GRUCell:
         return (1 - z) * h + z * n
 
     def __call__(self, h, x) -> jax.Array:
+        """One step; raises ``TypeError``/``ValueError`` for a state or input of the wrong kind or shape."""
         _check_step(self, h, x)
         return self.step(h, self.project(x))
 
@@ -175,11 +205,12 @@ class LSTMCell:
     hidden_size = property(lambda self: self.W.shape[0])
 
     def initial_state(self, batch_shape=()) -> tuple[jax.Array, jax.Array]:
-        zeros = jnp.zeros(tuple(batch_shape) + (self.hidden_size,))
+        zeros = jnp.zeros(_batch_shape(batch_shape) + (self.hidden_size,))
         return zeros, zeros
 
     def project(self, x) -> jax.Array:
         """The input's share x U + b of the four blocks: (..., C) → (..., 4H)."""
+        _check_width(self, x)
         return x @ self.U + self.b
 
     def step(self, state, xu) -> tuple[jax.Array, jax.Array]:
@@ -190,7 +221,8 @@ class LSTMCell:
         return gate(o) * jnp.tanh(c), c
 
     def __call__(self, state, x) -> tuple[jax.Array, jax.Array]:
-        _check_step(self, state, x)
+        """One step; raises ``TypeError``/``ValueError`` for a state or input of the wrong kind or shape."""
+        _check_step(self, state, x, "state")
         return self.step(state, self.project(x))
 
 
@@ -198,21 +230,18 @@ def _output(state):
     return state[0] if isinstance(state, tuple) else state
 
 
-def _check_sequences(cell, xs, lengths):
+def _check_sequences(cell, xs, lengths, state):
+    """xs and lengths as arrays, after checking shapes, dtypes and (when concrete) 0 ≤ lengths ≤ L."""
+    as_array("xs", xs)
     xs = jnp.asarray(xs)
-    if xs.ndim < 2 or xs.shape[-1] != cell.input_size:
-        raise ValueError(f"`xs` must have shape (..., steps, {cell.input_size}); got {describe(xs)}.")
+    if xs.ndim < 2 or xs.shape[-1] != cell.input_size or xs.shape[-2] < 1:
+        raise ValueError(f"`xs` must have shape (..., steps, {cell.input_size}) with steps ≥ 1; got {describe(xs)}.")
+    if state is not None:
+        _check_step(cell, state, xs[..., 0, :], "state")
     steps = xs.shape[-2]
     if lengths is None:
         return xs, jnp.full(xs.shape[:-2], steps)
-    if jnp.shape(lengths) != xs.shape[:-2]:
-        raise ValueError(f"`lengths` must have shape {xs.shape[:-2]} (one per sequence); got {describe(lengths)}.")
-    if not isinstance(lengths, jax.core.Tracer) and jnp.size(lengths):  # checkable only outside jit
-        known = np.asarray(lengths)
-        if known.min() < 0:
-            raise ValueError(f"`lengths` must be ≥ 0; got a length of {int(known.min())}.")
-        if known.max() > steps:
-            raise ValueError(f"`lengths` must be ≤ the padded length {steps}; got a length of {int(known.max())}.")
+    check_lengths("lengths", lengths, xs.shape[:-2], steps)
     return xs, jnp.asarray(lengths)
 
 
@@ -234,16 +263,17 @@ class Recurrent:
     @classmethod
     def init(cls, key, input_size: int, hidden_size: int, *, cell: str = "gru", **kwargs) -> "Recurrent":
         cells = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
-        if cell not in cells:
+        if not isinstance(cell, str) or cell not in cells:
             raise ValueError(f"`cell` must be one of {sorted(cells)}; got {cell!r}.")
         return cls(cells[cell].init(key, input_size, hidden_size, **kwargs))
 
     def __call__(self, xs, lengths=None, state=None):
-        xs, lengths = _check_sequences(self.cell, xs, lengths)
+        """Raises ``TypeError``/``ValueError`` for ``xs`` not of shape (..., L ≥ 1, C), ``lengths`` not
+        integers of shape xs.shape[:-2] (or, when concrete, outside [0, L]), or a ``state`` that does
+        not fit the cell and batch."""
+        xs, lengths = _check_sequences(self.cell, xs, lengths, state)
         if state is None:
             state = self.cell.initial_state(xs.shape[:-2])
-        else:
-            _check_step(self.cell, state, xs[..., 0, :])
 
         def step(state, inputs):
             xu_t, t = inputs
@@ -259,8 +289,8 @@ class Recurrent:
 
 
 def unroll(cell, xs, lengths=None, state=None):
-    """The same as :class:`Recurrent`, with a Python loop over time (for reading)."""
-    xs, lengths = _check_sequences(cell, xs, lengths)
+    """The same as :class:`Recurrent`, with a Python loop over time (for reading). Raises as it does."""
+    xs, lengths = _check_sequences(cell, xs, lengths, state)
     state = cell.initial_state(xs.shape[:-2]) if state is None else state
     outputs = []
     for t in range(xs.shape[-2]):
