@@ -115,3 +115,86 @@ def test_ranking_bad_input():
         metrics.target_ranks(np.ones((1, 3)), [1], np.array([[False, True, False]]))
     with pytest.raises(ValueError, match="`targets` must have shape \\(2,\\)"):
         metrics.target_ranks(np.ones((2, 3)), [1])
+
+
+# ---------------------------------------------------------------- uncertainty
+
+
+def test_per_user_values_average_to_the_metrics():
+    ranks = np.array([0, 3, 9, 10, 250, 1])
+    for k in (1, 5, 10):
+        assert np.isclose(metrics.per_user(ranks, f"NDCG@{k}").mean(), metrics.ndcg(ranks, k))
+        assert np.isclose(metrics.per_user(ranks, f"HR@{k}").mean(), metrics.hit_rate(ranks, k))
+    assert np.isclose(metrics.per_user(ranks, "MRR").mean(), metrics.mrr(ranks))
+    # hand-worked: rank 0 → 1, rank 3 → 1/log2(5), rank 10 is outside the top 10
+    np.testing.assert_allclose(metrics.per_user(ranks, "NDCG@10")[:4], [1.0, 1 / np.log2(5), 1 / np.log2(11), 0.0])
+
+
+@pytest.mark.parametrize("metric", ["NDCG", "NDCG@0", "HR@x", "MRR@10", "AUC", 10])
+def test_per_user_refuses_unknown_metrics(metric):
+    with pytest.raises(ValueError, match="`metric` must be"):
+        metrics.per_user(np.array([0, 1]), metric)
+
+
+def test_paired_bootstrap_matches_the_analytic_standard_error_of_a_mean():
+    """With one row per user, the bootstrap s.e. of a paired mean difference is ≈ std(d)/√n."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.3, 1.0, 2_000), rng.normal(0.0, 1.0, 2_000)
+    diff = metrics.bootstrap_difference(a, b, resamples=2_000, seed=2)
+    analytic = np.std(a - b) / np.sqrt(len(a))
+    assert diff.estimate == pytest.approx(np.mean(a) - np.mean(b))
+    assert abs(diff.se / analytic - 1) < 0.06, (diff.se, analytic)
+    assert diff.direction() == 1 and metrics.Difference(-diff.estimate, diff.se).direction() == -1
+    assert metrics.Difference(0.01, 0.01).direction() == 0
+
+
+def test_unpaired_bootstrap_adds_the_two_variances():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0, 1.0, 3_000), rng.normal(0, 2.0, 1_000)
+    diff = metrics.bootstrap_difference(a, b, paired=False, resamples=2_000, seed=4)
+    analytic = np.sqrt(np.var(a) / len(a) + np.var(b) / len(b))
+    assert abs(diff.se / analytic - 1) < 0.06, (diff.se, analytic)
+
+
+def test_grouped_rmse_bootstrap_equals_an_explicit_resampling_of_users():
+    """RMSE over ratings, users resampled: the weighted form equals rebuilding each resample's rows."""
+    rng = np.random.default_rng(5)
+    users = rng.integers(0, 40, 600)
+    err_a, err_b = rng.normal(0, 1, 600) ** 2, rng.normal(0, 1.2, 600) ** 2
+    diff = metrics.bootstrap_difference(err_a, err_b, groups=users, sqrt=True, resamples=50, seed=6)
+    ids = np.unique(users)
+    draws = np.random.default_rng(6).multinomial(len(ids), np.full(len(ids), 1 / len(ids)), size=50)
+    explicit = []
+    for counts in draws:
+        rows = np.concatenate([np.repeat(np.flatnonzero(users == u), c) for u, c in zip(ids, counts)])
+        explicit.append(np.sqrt(err_a[rows].mean()) - np.sqrt(err_b[rows].mean()))
+    assert diff.estimate == pytest.approx(np.sqrt(err_a.mean()) - np.sqrt(err_b.mean()))
+    assert diff.se == pytest.approx(np.std(explicit), rel=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(a=[1.0, 2.0], b=[1.0]), ValueError, "`a` and `b` must have the same shape"),
+    (dict(a=[], b=[]), ValueError, "`a`"),
+    (dict(a=[1.0, np.nan], b=[1.0, 2.0]), ValueError, "`a` must be finite"),
+    (dict(a=[1.0, 2.0], b=[1.0, 2.0], resamples=1), ValueError, "`resamples`"),
+    (dict(a=[1.0, 2.0], b=[1.0, 2.0], resamples=2.5), TypeError, "`resamples`"),
+    (dict(a=[1.0, 2.0], b=[1.0, 2.0], groups=[0.5, 1.0]), TypeError, "`groups`"),
+    (dict(a=[1.0, 2.0], b=[1.0, 2.0], groups=[0, 1], paired=False), ValueError, "`groups`"),
+    (dict(a=[1.0, 2.0], b=[1.0, 2.0], seed=-1), ValueError, "`seed`"),
+    (dict(a=[1.0, 2.0], b=[1.0, 2.0], paired="yes"), TypeError, "`paired`"),
+])
+def test_bootstrap_difference_refuses_bad_input(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        metrics.bootstrap_difference(**kwargs)
+
+
+def test_bootstrap_se_of_one_mean_matches_the_analytic_one_and_the_paired_draws():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(0, 1.0, 2_000), rng.normal(0, 1.0, 2_000)
+    se = metrics.bootstrap_se(a, resamples=2_000, seed=8)
+    assert abs(se / (np.std(a) / np.sqrt(len(a))) - 1) < 0.06
+    # the same seed draws the same users: the s.e. of a − 0 is the s.e. of a
+    assert metrics.bootstrap_difference(a, np.zeros_like(a), resamples=50, seed=9).se == pytest.approx(
+        metrics.bootstrap_se(a, resamples=50, seed=9), rel=1e-12)
+    with pytest.raises(ValueError, match="`values` must be finite"):
+        metrics.bootstrap_se([1.0, np.inf])
