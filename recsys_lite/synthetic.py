@@ -15,7 +15,7 @@ on p_u · q_i, so top-N models have structure to find too. The order in which
 a user rates them follows a drift of taste: items are sorted along a
 direction d_u in factor space (q_i · d_u plus noise), so consecutive items
 resemble each other and sequence models have an order to find. Genres
-depend on the item factors, and each title says what the film is (its
+depend on the item factors, and each title says what the film is (all its
 genres, a number and a year, e.g. ``"Sci-Fi/Action #12 (1995)"``).
 """
 
@@ -126,8 +126,8 @@ def make_ratings(seed: int = 0, n_users: int = 943, n_items: int = 1682, n_ratin
 def make_items(rng, item_factors, genres):
     """Titles, years and genre flags; genres correlate with the item factors.
 
-    A title names the item's (at most two) most likely genres, a running
-    number within that pair and the year: ``"Comedy/Romance #3 (1996)"``.
+    A title names the item's genres (most likely first), a running number
+    within that combination and the year: ``"Comedy/Romance #3 (1996)"``.
     """
     n_items, n_factors = item_factors.shape
     n_genres = len(genres)
@@ -141,7 +141,7 @@ def make_items(rng, item_factors, genres):
         p = np.exp(logits[i] - logits[i].max())
         drawn = rng.choice(n_genres, size=n_flags[i], replace=False, p=p / p.sum())
         flags[i, drawn] = True
-        label = "/".join(genres[g] for g in sorted(drawn, key=lambda g: -logits[i, g])[:2])
+        label = "/".join(genres[g] for g in sorted(drawn, key=lambda g: -logits[i, g]))
         running[label] = running.get(label, 0) + 1
         names.append(f"{label} #{running[label]}")
     year = np.clip(1998 - np.floor(rng.exponential(6, n_items)).astype(int), 1922, 1998)
