@@ -54,9 +54,8 @@ class BuiltBook:
         self.returncode, self.log, self.html, self.real_data = returncode, log, html, real_data
 
 
-@pytest.fixture(scope="session")
-def built_book() -> BuiltBook:
-    """Build the whole book once per session, warnings as errors.
+def _build_book(env: dict, out: Path | None, log_name: str, real_data: bool) -> BuiltBook:
+    """Build the whole book, warnings as errors, into ``out`` (default ``_build/``).
 
     ``--all`` re-reads every page so that every warning is seen again;
     execution results come from the cache only when neither the notebook nor
@@ -66,13 +65,50 @@ def built_book() -> BuiltBook:
     import subprocess
     import sys
 
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--all", "-W", "--keep-going"]
+    if out is not None:
+        cmd += ["--path-output", str(out)]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    log = result.stdout + result.stderr
+    (ROOT / "_build").mkdir(exist_ok=True)
+    (ROOT / "_build" / log_name).write_text(log)
+    html = (out if out is not None else ROOT) / "_build" / "html"
+    return BuiltBook(result.returncode, log, html, real_data=real_data)
+
+
+@pytest.fixture(scope="session")
+def built_book() -> BuiltBook:
+    """The book as CI and a reader with the data see it (MovieLens when it is found)."""
     env = dict(os.environ)
     root = _data_root()
     if root is not None:
         env["RECSYS_LITE_DATA"] = str(root)
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--all", "-W", "--keep-going"]
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-    log = result.stdout + result.stderr
-    (ROOT / "_build").mkdir(exist_ok=True)
-    (ROOT / "_build" / "test-build.log").write_text(log)
-    return BuiltBook(result.returncode, log, ROOT / "_build" / "html", real_data=root is not None)
+    return _build_book(env, None, "test-build.log", real_data=root is not None)
+
+
+OFFLINE_BUILD = ROOT / "_build" / "offline"
+
+
+@pytest.fixture(scope="session")
+def offline_book() -> BuiltBook:
+    """The book as a reader with no data and no network sees it: every page on the synthetic stand-in.
+
+    No ``RECSYS_LITE_DATA``, ``RECSYS_LITE_OFFLINE=1`` and an empty cache, so
+    the loader can neither find nor download MovieLens. It builds into
+    ``_build/offline/`` with an execution cache of its own.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "RECSYS_LITE_DATA"}
+    cache = OFFLINE_BUILD / "empty-data-cache"
+    if cache.exists():
+        import shutil
+
+        shutil.rmtree(cache)
+    cache.mkdir(parents=True)
+    env.update(RECSYS_LITE_OFFLINE="1", RECSYS_LITE_CACHE=str(cache))
+    return _build_book(env, OFFLINE_BUILD, "test-build-offline.log", real_data=False)
+
+
+@pytest.fixture(scope="session", params=["movielens", "offline"])
+def any_book(request) -> BuiltBook:
+    """Each of the two builds in turn, for the checks that both must pass."""
+    return request.getfixturevalue("built_book" if request.param == "movielens" else "offline_book")
