@@ -24,8 +24,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys_lite._checks import check_int_in_range
+from recsys_lite._checks import check_features, check_int_in_range, check_positive, check_size, describe
 from recsys_lite.data import GENRES, MovieLens, canonical_splits
+
+__all__ = ["movielens_like", "make_ratings", "make_items", "make_users"]
 
 # Shares of ratings 1..5 in ML-100K (u.data: 6,110 / 11,370 / 27,145 / 34,174 / 21,201).
 RATING_SHARES = np.array([6110, 11370, 27145, 34174, 21201]) / 100_000
@@ -88,7 +90,18 @@ def make_ratings(seed: int = 0, n_users: int = 943, n_items: int = 1682, n_ratin
         ``mu``, ``user_bias`` (n_users,), ``item_bias`` (n_items,),
         ``user_factors`` (n_users, K), ``item_factors`` (n_items, K), and
         ``popularity`` (n_items,), the exposure weights.
+
+    Raises:
+        TypeError: a size or ``seed`` that is not an integer.
+        ValueError: ``seed`` < 0, a size < 1, ``noise`` negative or not
+            finite, or ``n_ratings`` outside [20·n_users, ⌊0.45·n_items⌋·n_users]
+            (every user rates at least 20 items and at most 45 % of them).
     """
+    check_int_in_range("seed", seed, 0)
+    n_users, n_items, n_factors = (check_size(name, value) for name, value in
+                                   (("n_users", n_users), ("n_items", n_items), ("n_factors", n_factors)))
+    check_positive("noise", noise, allow_zero=True)
+    # every user rates at least 20 items and at most 45 % of the catalogue
     check_int_in_range("n_ratings", n_ratings, 20 * n_users, int(0.45 * n_items) * n_users + 1)
     rng = np.random.default_rng(seed)
     scale = 1 / np.sqrt(n_factors)
@@ -129,6 +142,9 @@ def make_items(rng, item_factors, genres):
     A title names the item's genres (most likely first), a running number
     within that combination and the year: ``"Comedy/Romance #3 (1996)"``.
     """
+    check_features("item_factors", item_factors, meaning="(n_items, K) item factors")
+    if not isinstance(genres, (tuple, list)) or not genres or not all(isinstance(g, str) for g in genres):
+        raise TypeError(f"`genres` must be a non-empty tuple of genre names; got {describe(genres)}.")
     n_items, n_factors = item_factors.shape
     n_genres = len(genres)
     loading = rng.normal(0, 1, (n_factors, n_genres))
@@ -155,6 +171,7 @@ def make_items(rng, item_factors, genres):
 
 def make_users(rng, n_users):
     """Age, gender, occupation and zip code, with ML-100K-like shares."""
+    n_users = check_size("n_users", n_users)
     frame = pd.DataFrame({
         "age": np.clip(rng.normal(34, 12, n_users).round().astype(int), 7, 73),
         "gender": np.where(rng.random(n_users) < 0.71, "M", "F"),
@@ -172,6 +189,9 @@ def movielens_like(seed: int = 0, n_users: int = 943, n_items: int = 1682,
     The result has ``synthetic=True``, the canonical splits rebuilt by
     :func:`recsys_lite.data.canonical_splits`, and the generating parameters
     in ``dataset.truth`` (see :func:`make_ratings`).
+
+    Raises:
+        TypeError, ValueError: as :func:`make_ratings`.
     """
     ratings, truth = make_ratings(seed, n_users, n_items, n_ratings)
     rng = np.random.default_rng([seed, 1])

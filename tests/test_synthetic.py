@@ -40,3 +40,30 @@ def test_consecutive_items_resemble_each_other_more_than_shuffled_ones(stand_in)
         seq = rng.permutation(seq)
         shuffled.append(np.mean(np.sum(q[seq[1:]] * q[seq[:-1]], axis=1)))
     assert np.mean(ordered) > 3 * np.mean(shuffled) > 0
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(seed=-1), ValueError, "`seed`"),
+    (dict(seed=1.5), TypeError, "`seed`"),
+    (dict(n_users=0), ValueError, "`n_users`"),
+    (dict(n_users=2.5), TypeError, "`n_users`"),
+    (dict(n_items=0), ValueError, "`n_items`"),
+    (dict(n_factors=0), ValueError, "`n_factors`"),
+    (dict(noise=float("nan")), ValueError, "`noise`"),
+    (dict(noise=-1.0), ValueError, "`noise`"),
+    (dict(n_ratings=10), ValueError, "`n_ratings`"),
+])
+def test_the_generator_names_a_bad_argument(kwargs, error, words):
+    arguments = dict(seed=0, n_users=30, n_items=100, n_ratings=700) | kwargs
+    with pytest.raises(error, match=words):
+        synthetic.make_ratings(**arguments)
+
+
+def test_item_and_user_tables_name_a_bad_argument():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="`item_factors`"):
+        synthetic.make_items(rng, np.ones(5), data.GENRES)
+    with pytest.raises(TypeError, match="`genres`"):
+        synthetic.make_items(rng, np.ones((5, 2)), "Drama")
+    with pytest.raises(ValueError, match="`n_users`"):
+        synthetic.make_users(rng, -1)
