@@ -47,7 +47,7 @@ from recsys_lite._checks import (as_array, check_flag, check_ids, check_int_in_r
 
 __all__ = [
     "rmse", "mae", "target_ranks", "hit_rate", "ndcg", "mrr", "recall_at_k",
-    "ranking_metrics", "evaluate_ranking", "evaluate_leave_one_out",
+    "ranking_metrics", "evaluate_ranking", "evaluate_leave_one_out", "rank_targets", "leave_one_out_ranks",
     "per_user", "Difference", "bootstrap_difference", "bootstrap_se",
 ]
 
@@ -281,9 +281,24 @@ def evaluate_ranking(scores: Callable | np.ndarray, users, targets, exclude=None
             another shape or out of range; a score function returning the
             wrong shape; NaN/inf scores; a bad ``exclude``.
     """
+    ks = _cutoffs(ks)
+    return ranking_metrics(rank_targets(scores, users, targets, exclude, chunk_size=chunk_size), ks)
+
+
+def rank_targets(scores: Callable | np.ndarray, users, targets, exclude=None, *, chunk_size: int = 1024) -> np.ndarray:
+    """Each user's target rank (0 = first place), all non-excluded items ranked, a chunk of users at a time.
+
+    The per-user values that :func:`evaluate_ranking` averages, for
+    :func:`per_user` and the bootstrap. Arguments as in :func:`evaluate_ranking`.
+
+    Returns:
+        ``(n,)`` int ranks, in the order of ``users``.
+
+    Raises:
+        TypeError, ValueError: as :func:`evaluate_ranking`.
+    """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"`chunk_size` must be a positive integer; got {describe(chunk_size)}.")
-    ks = _cutoffs(ks)
     users = np.asarray(as_array("users", users))
     targets = np.asarray(as_array("targets", targets))
     check_ndim("users", users, 1, "one user id per target")
@@ -314,7 +329,7 @@ def evaluate_ranking(scores: Callable | np.ndarray, users, targets, exclude=None
                              f"array of shape ({len(ids)}, n_items); got {describe(chunk)}.")
         rows = _exclusion_rows(exclude, ids, chunk.shape) if exclude is not None else None
         ranks.append(target_ranks(chunk, targets[start:start + chunk_size], rows))
-    return ranking_metrics(np.concatenate(ranks), ks)
+    return np.concatenate(ranks)
 
 
 def evaluate_leave_one_out(scores: Callable | np.ndarray, split, stage: str = "test", *,
@@ -329,11 +344,24 @@ def evaluate_leave_one_out(scores: Callable | np.ndarray, split, stage: str = "t
         TypeError: ``split`` is not a leave-one-out split.
         ValueError: a bad ``stage``, and all that :func:`evaluate_ranking` refuses.
     """
+    ks = _cutoffs(ks)
+    return ranking_metrics(leave_one_out_ranks(scores, split, stage, chunk_size=chunk_size), ks)
+
+
+def leave_one_out_ranks(scores: Callable | np.ndarray, split, stage: str = "test", *,
+                        chunk_size: int = 1024) -> np.ndarray:
+    """Each user's rank of the ``stage`` target under the book's protocol: ``(n_users,)`` ints, users in id order.
+
+    What :func:`evaluate_leave_one_out` averages. Arguments as there.
+
+    Raises:
+        TypeError, ValueError: as :func:`evaluate_leave_one_out`.
+    """
     if not (callable(getattr(split, "targets", None)) and callable(getattr(split, "exclusions", None))):
         raise TypeError(f"`split` must be a recsys_lite.data.LeaveOneOut (from data.leave_one_out); "
                         f"got {describe(split)}.")
     users, targets = split.targets(stage)
-    return evaluate_ranking(scores, users, targets, split.exclusions(stage), ks=ks, chunk_size=chunk_size)
+    return rank_targets(scores, users, targets, split.exclusions(stage), chunk_size=chunk_size)
 
 
 # ----------------------------------------------------------------------------

@@ -198,3 +198,15 @@ def test_bootstrap_se_of_one_mean_matches_the_analytic_one_and_the_paired_draws(
         metrics.bootstrap_se(a, resamples=50, seed=9), rel=1e-12)
     with pytest.raises(ValueError, match="`values` must be finite"):
         metrics.bootstrap_se([1.0, np.inf])
+
+
+def test_rank_targets_gives_the_per_user_ranks_that_evaluate_ranking_averages():
+    rng = np.random.default_rng(11)
+    scores = rng.normal(size=(50, 30))
+    users, targets = np.arange(50), rng.integers(0, 30, 50)
+    exclude = rng.random((50, 30)) < 0.2
+    exclude[users, targets] = False
+    ranks = metrics.rank_targets(scores, users, targets, exclude, chunk_size=7)
+    np.testing.assert_array_equal(ranks, metrics.target_ranks(scores, targets, exclude))
+    assert metrics.ranking_metrics(ranks) == metrics.evaluate_ranking(scores, users, targets, exclude)
+    assert metrics.per_user(ranks, "NDCG@10").mean() == pytest.approx(metrics.ndcg(ranks, 10))
