@@ -18,6 +18,8 @@ d(w − 1) zeros on the left only, so y[t] sees x[≤ t] and never the future.
 
 :func:`conv1d_loop` computes the formula with Python loops, for reading;
 :func:`conv1d` and :class:`Conv1D` use ``jax.lax.conv_general_dilated``.
+:class:`HorizontalConv` is Caser's bank of convolutions of widths 1 … L,
+each max-pooled over time (chapters 6 and 8).
 """
 
 from __future__ import annotations
@@ -29,22 +31,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recsys_lite._checks import as_array, check_flag, check_float_dtype, check_key, check_lengths, describe
+from recsys_lite._checks import (
+    as_array, check_flag, check_float_dtype, check_key, check_lengths, check_size, describe,
+)
 from recsys_lite._pytree import pytree_dataclass
-from recsys_lite.nn.core import _check_size, get_initializer
+from recsys_lite.nn.core import get_initializer
 
 __all__ = [
     "PADDINGS", "conv_output_length", "conv_padding", "conv1d_loop", "conv1d", "Conv1D",
-    "max_pool_over_time", "mean_pool_over_time", "max_pool1d",
+    "max_pool_over_time", "mean_pool_over_time", "max_pool1d", "HorizontalConv",
 ]
 
 PADDINGS = ("valid", "same", "causal")
 
 
 def _check_conv_args(width: Any, stride: Any, dilation: Any, padding: Any, width_name: str = "width") -> None:
-    _check_size(width_name, width)
-    _check_size("stride", stride)
-    _check_size("dilation", dilation)
+    check_size(width_name, width)
+    check_size("stride", stride)
+    check_size("dilation", dilation)
     if not isinstance(padding, str) or padding not in PADDINGS:
         raise ValueError(f"`padding` must be one of {PADDINGS}; got {padding!r}.")
 
@@ -56,7 +60,7 @@ def conv_padding(steps: int, width: int, *, stride: int = 1, dilation: int = 1,
     Raises ``TypeError``/``ValueError`` unless ``steps``, ``width``, ``stride`` and
     ``dilation`` are positive integers and ``padding`` is one of ``PADDINGS``.
     """
-    _check_size("steps", steps)
+    check_size("steps", steps)
     _check_conv_args(width, stride, dilation, padding)
     span = dilation * (width - 1) + 1  # steps one output looks at: its receptive field
     if padding == "valid":
@@ -192,7 +196,7 @@ class Conv1D:
         """
         check_key("key", key)
         _check_conv_args(width, stride, dilation, padding)
-        shape = (int(width), _check_size("in_channels", in_channels), _check_size("out_channels", out_channels))
+        shape = (int(width), check_size("in_channels", in_channels), check_size("out_channels", out_channels))
         check_flag("use_bias", use_bias)
         check_float_dtype("dtype", dtype)
         kernel = get_initializer(weight_init)(key, shape, dtype)
@@ -272,3 +276,38 @@ def max_pool1d(x, window: int, stride: int | None = None) -> jax.Array:
     dims = (1,) * (x.ndim - 2) + (window, 1)
     strides = (1,) * (x.ndim - 2) + (stride, 1)
     return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, dims, strides, "VALID")
+
+
+@pytree_dataclass
+class HorizontalConv:
+    """Caser's horizontal convolutions {Tang and Wang 2018}: widths h = 1 … L over the L steps.
+
+        g_h = maxpool_t relu(conv_h(E))      (n_h,) for each h,   out = [g_1, …, g_L]   (L·n_h,)
+
+    ``convs[h−1]`` is a 'valid' Conv1D with kernel (h, d, n_h). E: (..., L, d) → (..., L·n_h).
+    """
+
+    convs: tuple
+
+    @classmethod
+    def init(cls, keys, in_channels: int, n_filters: int) -> "HorizontalConv":
+        """One convolution per key in ``keys`` (L keys, e.g. ``jax.random.split(key, L)``): widths 1 … L.
+
+        Raises ``TypeError``/``ValueError`` for no keys or a bad key, or sizes that are not positive integers.
+        """
+        if not isinstance(keys, (tuple, list)) and getattr(keys, "ndim", 0) != 1:
+            raise TypeError(f"`keys` must be a sequence of L PRNG keys, one per width 1 … L; got {describe(keys)}.")
+        if len(keys) < 1:
+            raise ValueError("`keys` must hold at least one PRNG key (one per width 1 … L); got none.")
+        for i, key in enumerate(keys):
+            check_key(f"keys[{i}]", key)
+        return cls(tuple(Conv1D.init(key, in_channels, n_filters, h) for h, key in enumerate(keys, 1)))
+
+    @property
+    def window(self) -> int:
+        """L, the number of steps (and widths) the bank is built for."""
+        return len(self.convs)
+
+    def __call__(self, x) -> jax.Array:
+        """Raises ``ValueError`` for ``x`` not of shape (..., L, d) (see :func:`conv1d`)."""
+        return jnp.concatenate([max_pool_over_time(jax.nn.relu(conv(x))) for conv in self.convs], axis=-1)
