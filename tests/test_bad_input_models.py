@@ -115,10 +115,7 @@ CASES = [
     ("MLP x width", lambda: W.mlp(jnp.ones((2, 2))), ValueError, "`x`"),
     ("Dropout rate 1.5", lambda: nn.Dropout(1.5), ValueError, "`rate`"),
     ("Dropout rate str", lambda: nn.Dropout("half"), TypeError, "`rate`"),
-    ("Dropout deterministic", lambda: nn.Dropout(0.5)(jnp.ones(3), deterministic="no"), TypeError,
-     "`deterministic`"),
     ("Dropout key int", lambda: nn.Dropout(0.5)(jnp.ones(3), key=3), TypeError, "`key`"),
-    ("Dropout no key", lambda: nn.Dropout(0.5)(jnp.ones(3)), ValueError, "`key`"),
     # convolution and pooling
     ("Conv1D width 0", lambda: nn.Conv1D.init(KEY, 3, 2, 0), ValueError, "`width`"),
     ("Conv1D stride float", lambda: nn.Conv1D.init(KEY, 3, 2, 2, stride=1.5), TypeError, "`stride`"),

@@ -286,6 +286,19 @@ def test_mlp_is_a_pytree_and_jits():
     assert jax.tree.structure(relu_mlp) != jax.tree.structure(mlp)
 
 
+def test_layers_compare_and_hash_by_identity():
+    """pytree_dataclass(eq=False): == is identity and hash works, where the dataclass default raised."""
+    a = nn.Dense.init(jax.random.key(14), 3, 2)
+    b = jax.tree.map(lambda leaf: leaf, a)  # the same parameters in a new object
+    assert a == a and a != b and not (a == b)
+    assert hash(a) == hash(a) and {a: 1, b: 2}[b] == 2
+    assert jax.tree.all(jax.tree.map(jnp.array_equal, a, b))  # parameters compared explicitly
+    mlp = nn.MLP.init(jax.random.key(15), [3, 4, 2])
+    assert mlp == mlp and len({mlp, nn.Dropout(0.5), nn.GRUCell.init(jax.random.key(16), 3, 4)}) == 3
+    # a layer can be a static argument of jit (hashed by identity, like a function)
+    np.testing.assert_array_equal(jax.jit(lambda m, x: m(x), static_argnums=0)(a, jnp.ones(3)), a(jnp.ones(3)))
+
+
 def test_mlp_gradient_descent_fits_a_1d_function():
     """h_θ(x) ≈ sin(x) on [−π, π]; θ_{t+1} = θ_t − α ∇J(θ_t) on J = 1/(2m) Σ (h_θ(x_i) − y_i)²."""
     x = jnp.linspace(-jnp.pi, jnp.pi, 64)[:, None]
@@ -359,9 +372,11 @@ def test_embedding_gradient_only_on_looked_up_rows():
 
 # --- Dropout -------------------------------------------------------------------
 
-def test_dropout_deterministic_is_identity():
+def test_dropout_without_a_key_is_identity():
+    """Dropout is on exactly when a key is passed, as in the models."""
     x = _normal(np.random.default_rng(20), (5, 6))
-    np.testing.assert_array_equal(nn.Dropout(0.5)(x, deterministic=True), x)
+    np.testing.assert_array_equal(nn.Dropout(0.5)(x), x)
+    np.testing.assert_array_equal(nn.Dropout(0.5)(x, key=None), x)
     np.testing.assert_array_equal(nn.Dropout(0.0)(x, key=jax.random.key(0)), x)
     assert jax.tree.leaves(nn.Dropout(0.5)) == []  # no parameters
 
@@ -391,8 +406,8 @@ def test_dropout_mask_follows_the_key():
 
 
 def test_dropout_errors():
-    with pytest.raises(ValueError, match=r"`key` is required when deterministic=False"):
-        nn.Dropout(0.5)(jnp.ones(3))
+    with pytest.raises(TypeError, match=r"`key` must be None or a PRNG key"):
+        nn.Dropout(0.5)(jnp.ones(3), key=3)
     for bad in [1.0, -0.1, 1.5, float("nan")]:
         with pytest.raises(ValueError, match=r"`rate` must be a number in \[0, 1\) .*; got float"):
             nn.Dropout(bad)
