@@ -19,15 +19,16 @@ the ``(1 − z_t) ⊙ h_{t−1}`` path without being squashed at every step.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from recsys_lite._checks import as_array, check_key, check_lengths, describe
+from recsys_lite._checks import as_array, check_int_in_range, check_key, check_lengths, check_size, describe
 from recsys_lite._pytree import pytree_dataclass
-from recsys_lite.nn.core import _check_size, get_activation, get_initializer, sigmoid
+from recsys_lite.nn.activations import get_activation, sigmoid
+from recsys_lite.nn.initializers import get_initializer
 
 __all__ = ["RNNCell", "GRUCell", "LSTMCell", "Recurrent", "unroll", "gate"]
 
@@ -53,7 +54,7 @@ def _gate_jvp(primals, tangents):
 def _init_weights(key, input_size, hidden_size, n_blocks, weight_init):
     """U: (C, n·H) Glorot, W: (H, n·H) orthogonal per block (keeps ‖h W‖ ≈ ‖h‖), b = 0."""
     check_key("key", key)
-    input_size, hidden_size = _check_size("input_size", input_size), _check_size("hidden_size", hidden_size)
+    input_size, hidden_size = check_size("input_size", input_size), check_size("hidden_size", hidden_size)
     u_key, w_key = jax.random.split(key)
     U = get_initializer(weight_init)(u_key, (input_size, n_blocks * hidden_size))
     blocks = [jax.nn.initializers.orthogonal()(k, (hidden_size, hidden_size)) for k in jax.random.split(w_key, n_blocks)]
@@ -62,11 +63,10 @@ def _init_weights(key, input_size, hidden_size, n_blocks, weight_init):
 
 def _batch_shape(batch_shape) -> tuple[int, ...]:
     """``batch_shape`` as a tuple after checking it holds integers ≥ 0."""
-    if not isinstance(batch_shape, (tuple, list)) or not all(
-            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in batch_shape):
+    if not isinstance(batch_shape, (tuple, list)):
         raise TypeError(f"`batch_shape` must be a tuple of integers ≥ 0, e.g. () or (32,); "
                         f"got {describe(batch_shape)}.")
-    return tuple(int(n) for n in batch_shape)
+    return tuple(check_int_in_range(f"batch_shape[{i}]", n, 0) for i, n in enumerate(batch_shape))
 
 
 def _check_width(cell, x) -> None:
@@ -77,11 +77,12 @@ def _check_width(cell, x) -> None:
                          f"input_size); got {describe(x)}.")
 
 
-def _check_step(cell, h, x, name: str = "h") -> None:
+def _check_step(cell, h, x, name: str | None = None) -> None:
     """Shapes and dtypes of one step's state ``h`` and input ``x`` (static: also checked under jit)."""
     _check_width(cell, x)
     x = as_array("x", x)
     is_lstm = isinstance(cell, LSTMCell)
+    name = name or ("state" if is_lstm else "h")
     if is_lstm != (isinstance(h, tuple) and len(h) == 2):
         wanted = "a tuple (h, c) of two arrays" if is_lstm else "one array (not a tuple)"
         raise TypeError(f"`{name}`, the state of a {type(cell).__name__}, must be {wanted}; got {describe(h)}.")
@@ -95,8 +96,31 @@ def _check_step(cell, h, x, name: str = "h") -> None:
                              f"{tuple(part.shape[:-1])} and {tuple(x.shape[:-1])}.")
 
 
+class _Cell:
+    """What every cell shares. A cell holds ``U``: (C, nH), ``W``: (H, nH), ``b``: (nH,) for its n blocks
+    and writes its own equations in ``step(state, xu)``; the members below are the same for all three."""
+
+    input_size = property(lambda self: self.U.shape[0])
+    hidden_size = property(lambda self: self.W.shape[0])
+
+    def initial_state(self, batch_shape=()) -> jax.Array:
+        """The zero state h_0: (*batch_shape, H)."""
+        return jnp.zeros(_batch_shape(batch_shape) + (self.hidden_size,))
+
+    def project(self, x) -> jax.Array:
+        """The input's share x U + b of every block: (..., C) → (..., nH); one matmul for all steps at once."""
+        _check_width(self, x)
+        return x @ self.U + self.b
+
+    def __call__(self, state, x):
+        """One step from the raw input x_t; raises ``TypeError``/``ValueError`` for a state or input of the
+        wrong kind or shape."""
+        _check_step(self, state, x)
+        return self.step(state, self.project(x))
+
+
 @pytree_dataclass(static=("activation",))
-class RNNCell:
+class RNNCell(_Cell):
     """The plain recurrent step h_t = g(h_{t−1} W + x_t U + b); g = tanh by default.
 
     ``U``: (C, H), ``W``: (H, H), ``b``: (H,). h: (..., H), x: (..., C) → (..., H).
@@ -109,33 +133,17 @@ class RNNCell:
 
     @classmethod
     def init(cls, key, input_size: int, hidden_size: int, *, activation: str | Callable = "tanh",
-             weight_init: str | Callable = "glorot_uniform") -> "RNNCell":
+             weight_init: str | Callable = "glorot_uniform") -> RNNCell:
         get_activation(activation)
         return cls(*_init_weights(key, input_size, hidden_size, 1, weight_init), activation)
-
-    input_size = property(lambda self: self.U.shape[0])
-    hidden_size = property(lambda self: self.W.shape[0])
-
-    def initial_state(self, batch_shape=()) -> jax.Array:
-        return jnp.zeros(_batch_shape(batch_shape) + (self.hidden_size,))
-
-    def project(self, x) -> jax.Array:
-        """The input's share x U + b: (..., C) → (..., H); one matmul for all steps at once."""
-        _check_width(self, x)
-        return x @ self.U + self.b
 
     def step(self, h, xu) -> jax.Array:
         """One step from the projected input ``xu = project(x_t)``."""
         return get_activation(self.activation)(h @ self.W + xu)
 
-    def __call__(self, h, x) -> jax.Array:
-        """One step; raises ``TypeError``/``ValueError`` for a state or input of the wrong kind or shape."""
-        _check_step(self, h, x)
-        return self.step(h, self.project(x))
-
 
 @pytree_dataclass
-class GRUCell:
+class GRUCell(_Cell):
     """Gated recurrent unit {Cho et al. 2014}, row-vector form:
 
         z_t = σ(x_t U_z + h_{t−1} W_z + b_z)              update gate
@@ -151,19 +159,8 @@ class GRUCell:
     b: jax.Array
 
     @classmethod
-    def init(cls, key, input_size: int, hidden_size: int, *, weight_init: str | Callable = "glorot_uniform") -> "GRUCell":
+    def init(cls, key, input_size: int, hidden_size: int, *, weight_init: str | Callable = "glorot_uniform") -> GRUCell:
         return cls(*_init_weights(key, input_size, hidden_size, 3, weight_init))
-
-    input_size = property(lambda self: self.U.shape[0])
-    hidden_size = property(lambda self: self.W.shape[0])
-
-    def initial_state(self, batch_shape=()) -> jax.Array:
-        return jnp.zeros(_batch_shape(batch_shape) + (self.hidden_size,))
-
-    def project(self, x) -> jax.Array:
-        """The input's share x U + b of all three blocks: (..., C) → (..., 3H)."""
-        _check_width(self, x)
-        return x @ self.U + self.b
 
     def step(self, h, xu) -> jax.Array:
         """One step from the projected input ``xu = project(x_t)``."""
@@ -174,14 +171,9 @@ class GRUCell:
         n = jnp.tanh(xu[..., 2 * H:] + (r * h) @ self.W[:, 2 * H:])
         return (1 - z) * h + z * n
 
-    def __call__(self, h, x) -> jax.Array:
-        """One step; raises ``TypeError``/``ValueError`` for a state or input of the wrong kind or shape."""
-        _check_step(self, h, x)
-        return self.step(h, self.project(x))
-
 
 @pytree_dataclass
-class LSTMCell:
+class LSTMCell(_Cell):
     """Long short-term memory {Hochreiter and Schmidhuber 1997}; the state is (h, c):
 
         [i, f, g, o] = x_t U + h_{t−1} W + b           (each (..., H))
@@ -197,21 +189,14 @@ class LSTMCell:
     b: jax.Array
 
     @classmethod
-    def init(cls, key, input_size: int, hidden_size: int, *, weight_init: str | Callable = "glorot_uniform") -> "LSTMCell":
+    def init(cls, key, input_size: int, hidden_size: int, *, weight_init: str | Callable = "glorot_uniform") -> LSTMCell:
         U, W, b = _init_weights(key, input_size, hidden_size, 4, weight_init)
         return cls(U, W, b.at[hidden_size:2 * hidden_size].set(1.0))
 
-    input_size = property(lambda self: self.U.shape[0])
-    hidden_size = property(lambda self: self.W.shape[0])
-
     def initial_state(self, batch_shape=()) -> tuple[jax.Array, jax.Array]:
-        zeros = jnp.zeros(_batch_shape(batch_shape) + (self.hidden_size,))
+        """The zero state (h_0, c_0), each (*batch_shape, H)."""
+        zeros = super().initial_state(batch_shape)
         return zeros, zeros
-
-    def project(self, x) -> jax.Array:
-        """The input's share x U + b of the four blocks: (..., C) → (..., 4H)."""
-        _check_width(self, x)
-        return x @ self.U + self.b
 
     def step(self, state, xu) -> tuple[jax.Array, jax.Array]:
         """One step from the projected input ``xu = project(x_t)``."""
@@ -219,11 +204,6 @@ class LSTMCell:
         i, f, g, o = jnp.split(xu + h @ self.W, 4, axis=-1)
         c = gate(f) * c + gate(i) * jnp.tanh(g)
         return gate(o) * jnp.tanh(c), c
-
-    def __call__(self, state, x) -> tuple[jax.Array, jax.Array]:
-        """One step; raises ``TypeError``/``ValueError`` for a state or input of the wrong kind or shape."""
-        _check_step(self, state, x, "state")
-        return self.step(state, self.project(x))
 
 
 def _output(state):
@@ -261,7 +241,7 @@ class Recurrent:
     cell: Any
 
     @classmethod
-    def init(cls, key, input_size: int, hidden_size: int, *, cell: str = "gru", **kwargs) -> "Recurrent":
+    def init(cls, key, input_size: int, hidden_size: int, *, cell: str = "gru", **kwargs) -> Recurrent:
         cells = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
         if not isinstance(cell, str) or cell not in cells:
             raise ValueError(f"`cell` must be one of {sorted(cells)}; got {cell!r}.")
