@@ -190,7 +190,7 @@ def test_bootstrap_difference_refuses_bad_input(kwargs, error, words):
 
 def test_bootstrap_se_of_one_mean_matches_the_analytic_one_and_the_paired_draws():
     rng = np.random.default_rng(7)
-    a, b = rng.normal(0, 1.0, 2_000), rng.normal(0, 1.0, 2_000)
+    a = rng.normal(0, 1.0, 2_000)
     se = metrics.bootstrap_se(a, resamples=2_000, seed=8)
     assert abs(se / (np.std(a) / np.sqrt(len(a))) - 1) < 0.06
     # the same seed draws the same users: the s.e. of a − 0 is the s.e. of a
@@ -210,3 +210,73 @@ def test_rank_targets_gives_the_per_user_ranks_that_evaluate_ranking_averages():
     np.testing.assert_array_equal(ranks, metrics.target_ranks(scores, targets, exclude))
     assert metrics.ranking_metrics(ranks) == metrics.evaluate_ranking(scores, users, targets, exclude)
     assert metrics.per_user(ranks, "NDCG@10").mean() == pytest.approx(metrics.ndcg(ranks, 10))
+
+
+# --- the sampled protocol's mask ------------------------------------------------------
+
+class _Split:
+    """A hand-made leave-one-out split: 2 users, 6 items (what sampled_exclusions reads of one)."""
+
+    seen = np.array([[1, 1, 0, 0, 0, 0],    # user 0 saw items 0, 1; target 2; unseen others 3, 4, 5
+                     [0, 0, 0, 1, 0, 0]], bool)  # user 1 saw item 3; target 5; unseen others 0, 1, 2, 4
+
+    def targets(self, stage):
+        return np.array([0, 1]), np.array([2, 5])
+
+    def exclusions(self, stage):
+        return self.seen.copy()
+
+
+def _chapter_sampled_exclusions(split, stage, n_negatives, key):
+    """The function chapters 1 and 5 carried, kept here as the reference."""
+    seen = split.exclusions(stage)
+    users, targets = split.targets(stage)
+    noise = np.array(jax.random.uniform(key, seen.shape))
+    noise[seen] = np.inf
+    noise[users, targets] = np.inf
+    keep = np.argsort(noise, axis=1)[:, :n_negatives]
+    exclude = np.ones_like(seen)
+    np.put_along_axis(exclude, keep, False, axis=1)
+    exclude[users, targets] = False
+    return exclude
+
+
+def test_sampled_exclusions_hand_worked():
+    split, key = _Split(), jax.random.key(0)
+    # Enough negatives for every unseen item: only what the user saw is excluded.
+    np.testing.assert_array_equal(metrics.sampled_exclusions(split, "test", 4, key), split.seen)
+    # Two negatives: the target plus exactly 2 of the unseen others stay candidates, the rest is excluded.
+    mask = metrics.sampled_exclusions(split, "test", 2, key)
+    assert mask.shape == (2, 6) and mask.dtype == bool
+    assert not mask[0, 2] and not mask[1, 5]                   # the targets are candidates
+    assert mask[0, [0, 1]].all() and mask[1, 3]                # seen items never are
+    assert (~mask[0, [3, 4, 5]]).sum() == 2 and (~mask[1, [0, 1, 2, 4]]).sum() == 2
+    # The candidates are the unseen items with the smallest uniform draws of the key.
+    noise = np.asarray(jax.random.uniform(key, (2, 6)))
+    assert set(np.flatnonzero(~mask[0])) == {2, *np.array([3, 4, 5])[np.argsort(noise[0, [3, 4, 5]])[:2]]}
+    # Ranked against the target and 2 sampled items: a scorer preferring high ids ranks it as counted by hand.
+    scores = np.tile(np.arange(6.0), (2, 1))
+    ranks = metrics.rank_targets(scores, [0, 1], [2, 5], mask)
+    assert ranks[1] == 0 and ranks[0] == int(((np.arange(6) > 2) & ~mask[0]).sum())
+    # The chapters' numbers: the same mask as the function the chapters carried (where it was right).
+    for n in (1, 2, 3):
+        np.testing.assert_array_equal(metrics.sampled_exclusions(split, "test", n, jax.random.key(n)),
+                                      _chapter_sampled_exclusions(split, "test", n, jax.random.key(n)))
+
+
+def test_sampled_exclusions_never_frees_a_seen_item():
+    """With more negatives than unseen items, the chapters' copy freed seen items; this one keeps them out."""
+    split = _Split()
+    assert not _chapter_sampled_exclusions(split, "test", 5, jax.random.key(1))[0, :2].all()  # the old bug
+    np.testing.assert_array_equal(metrics.sampled_exclusions(split, "test", 5, jax.random.key(1)), split.seen)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: metrics.sampled_exclusions("split", "test", 2, jax.random.key(0)), TypeError, "`split`"),
+    (lambda: metrics.sampled_exclusions(_Split(), "test", 0, jax.random.key(0)), ValueError, "`n_negatives`"),
+    (lambda: metrics.sampled_exclusions(_Split(), "test", 2.5, jax.random.key(0)), TypeError, "`n_negatives`"),
+    (lambda: metrics.sampled_exclusions(_Split(), "test", 2, 0), TypeError, "`key`"),
+])
+def test_sampled_exclusions_refuses_bad_input(call, error, words):
+    with pytest.raises(error, match=words):
+        call()

@@ -1,72 +1,38 @@
-"""How recommenders are judged: the book's one implementation of every metric.
+"""Top-N metrics (implicit feedback): the target's rank among all candidate items, and its averages.
 
-Rating prediction (explicit feedback), over m test pairs:
-
-    RMSE = sqrt( 1/m Σ (r̂_ui − r_ui)² )        MAE = 1/m Σ |r̂_ui − r_ui|
-
-Top-N (implicit feedback), one held-out target item t per user. The model
-scores every item; the target's rank counts the *other* candidate items
-scoring at least as high,
+One held-out target item t per user. The model scores every item; the
+target's rank counts the *other* candidate items scoring at least as high,
 
     rank_u = #{ j ≠ t : j not excluded, s_uj ≥ s_ut }      (0 = first place)
 
-so ties count against the model: a constant scorer puts the target behind
-every other item, not in front. Excluded items are those the user interacted
-with before the target (training items, plus the validation item when
-scoring the test item); they are never candidates. Then, averaged over users,
+so ties count against the model. Averaged over users,
 
     HR@K = [rank < K]     NDCG@K = [rank < K] / log2(rank + 2)     MRR = 1 / (rank + 1)
-
-With one target per user, Recall@K equals HR@K; :func:`recall_at_k` also
-handles several relevant items per user.
-
-Uncertainty. A difference between two models on the same test users is
-judged with the users as the unit of resampling (the bootstrap): draw n
-users with replacement, recompute both statistics on that sample, repeat B
-times; the standard deviation of the B differences is the difference's
-standard error (s.e.). :func:`per_user` gives each user's HR@K, NDCG@K or
-reciprocal rank, :func:`bootstrap_difference` the difference and its s.e.,
-:func:`bootstrap_se` one model's s.e., and :meth:`Difference.direction` the
-verdict: a difference counts only beyond z = 2 standard errors.
-
-Every function accepts numpy or JAX arrays and returns Python floats (or a
-numpy array of ranks); scores are compared in their own dtype. Inputs are
-checked before anything is computed: a NaN score or target, an id out of
-range, a cut-off K that is not a positive integer or an empty input raises
-``ValueError`` (or ``TypeError`` for a wrong type) naming the argument.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import jax
 import numpy as np
 
-from recsys_lite._checks import (as_array, check_flag, check_ids, check_int_in_range, check_ndim, check_nonempty,
-                                 check_same_shape, check_size, describe)
+from recsys_lite._checks import (
+    as_array,
+    check_finite,
+    check_ids,
+    check_key,
+    check_ndim,
+    check_nonempty,
+    check_same_shape,
+    check_size,
+    describe,
+)
 
 __all__ = [
-    "rmse", "mae", "target_ranks", "hit_rate", "ndcg", "mrr", "recall_at_k",
-    "ranking_metrics", "evaluate_ranking", "evaluate_leave_one_out", "rank_targets", "leave_one_out_ranks",
-    "per_user", "Difference", "bootstrap_difference", "bootstrap_se",
+    "target_ranks", "hit_rate", "ndcg", "mrr", "recall_at_k", "ranking_metrics", "evaluate_ranking",
+    "rank_targets", "evaluate_leave_one_out", "leave_one_out_ranks", "per_user", "sampled_exclusions",
 ]
-
-
-def _finite(name: str, values: np.ndarray) -> None:
-    if not np.all(np.isfinite(values)):
-        bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
-        raise ValueError(f"`{name}` must be finite; it holds {bad} NaN or infinite value(s).")
-
-
-def _predictions(pred, target) -> tuple[np.ndarray, np.ndarray]:
-    """``pred`` and ``target`` as float64 arrays, after checking: numbers, one shape, non-empty, finite."""
-    pred = np.asarray(as_array("pred", pred), np.float64)
-    target = np.asarray(as_array("target", target), np.float64)
-    check_same_shape("pred", pred, "target", target)
-    check_nonempty("pred", pred, "prediction")
-    _finite("pred", pred)
-    _finite("target", target)
-    return pred, target
 
 
 def _ranks(ranks) -> np.ndarray:
@@ -80,28 +46,6 @@ def _ranks(ranks) -> np.ndarray:
     if ranks.min() < 0:
         raise ValueError(f"`ranks` must be >= 0 (0 = first place); got {int(ranks.min())}.")
     return ranks
-
-
-def rmse(pred, target) -> float:
-    """Root mean squared error, sqrt(1/m Σ (r̂ − r)²); ``pred``, ``target``: shape (m,).
-
-    Raises:
-        TypeError: non-numeric input. ValueError: different shapes, no
-        predictions, or NaN/inf in ``pred`` or ``target``.
-    """
-    pred, target = _predictions(pred, target)
-    return float(np.sqrt(np.mean((pred - target) ** 2)))
-
-
-def mae(pred, target) -> float:
-    """Mean absolute error, 1/m Σ |r̂ − r|; ``pred``, ``target``: shape (m,).
-
-    Raises:
-        TypeError: non-numeric input. ValueError: different shapes, no
-        predictions, or NaN/inf in ``pred`` or ``target``.
-    """
-    pred, target = _predictions(pred, target)
-    return float(np.mean(np.abs(pred - target)))
 
 
 def _exclusion_rows(exclude, rows: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
@@ -151,7 +95,7 @@ def target_ranks(scores, targets, exclude=None) -> np.ndarray:
     targets = check_ids("targets", targets, n_items, "items")
     if targets.shape != (n,):
         raise ValueError(f"`targets` must have shape ({n},), one item per row of `scores`; got {targets.shape}.")
-    _finite("scores", scores)
+    check_finite("scores", scores)
     excluded = _exclusion_rows(exclude, None, (n, n_items))
     rows = np.arange(n)
     if excluded[rows, targets].any():
@@ -215,7 +159,7 @@ def recall_at_k(scores, relevant, k: int, exclude=None) -> float:
     check_same_shape("scores", scores, "relevant", relevant)
     relevant = _boolean("relevant", relevant)
     k = check_size("k", k)
-    _finite("scores", scores)
+    check_finite("scores", scores)
     excluded = _exclusion_rows(exclude, None, scores.shape)
     if (excluded & relevant).any():
         raise ValueError("`exclude` marks relevant items: a relevant item must be a candidate.")
@@ -230,6 +174,12 @@ def recall_at_k(scores, relevant, k: int, exclude=None) -> float:
     if not per_user:
         raise ValueError("`relevant` must mark at least one item for some user; it is all False.")
     return float(np.mean(per_user))
+
+
+def _check_split(split) -> None:
+    if not (callable(getattr(split, "targets", None)) and callable(getattr(split, "exclusions", None))):
+        raise TypeError(f"`split` must be a recsys_lite.data.LeaveOneOut (from data.leave_one_out); "
+                        f"got {describe(split)}.")
 
 
 def _cutoffs(ks) -> list[int]:
@@ -297,8 +247,7 @@ def rank_targets(scores: Callable | np.ndarray, users, targets, exclude=None, *,
     Raises:
         TypeError, ValueError: as :func:`evaluate_ranking`.
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"`chunk_size` must be a positive integer; got {describe(chunk_size)}.")
+    check_size("chunk_size", chunk_size)
     users = np.asarray(as_array("users", users))
     targets = np.asarray(as_array("targets", targets))
     check_ndim("users", users, 1, "one user id per target")
@@ -357,15 +306,9 @@ def leave_one_out_ranks(scores: Callable | np.ndarray, split, stage: str = "test
     Raises:
         TypeError, ValueError: as :func:`evaluate_leave_one_out`.
     """
-    if not (callable(getattr(split, "targets", None)) and callable(getattr(split, "exclusions", None))):
-        raise TypeError(f"`split` must be a recsys_lite.data.LeaveOneOut (from data.leave_one_out); "
-                        f"got {describe(split)}.")
+    _check_split(split)
     users, targets = split.targets(stage)
     return rank_targets(scores, users, targets, split.exclusions(stage), chunk_size=chunk_size)
-
-
-# ----------------------------------------------------------------------------
-# Uncertainty: per-user values and the bootstrap
 
 
 def per_user(ranks, metric: str) -> np.ndarray:
@@ -389,107 +332,40 @@ def per_user(ranks, metric: str) -> np.ndarray:
     raise ValueError(f"`metric` must be 'HR@K', 'NDCG@K' (K an integer >= 1) or 'MRR'; got {describe(metric)}.")
 
 
-class Difference(NamedTuple):
-    """A difference between two models' statistics and its bootstrap standard error."""
+def sampled_exclusions(split, stage: str, n_negatives: int, key) -> np.ndarray:
+    """The *sampled* protocol's mask: exclude every item except the target and ``n_negatives`` random unseen ones.
 
-    estimate: float  # statistic(a) − statistic(b) on the data as it is
-    se: float        # standard deviation of the difference over the bootstrap resamples
-
-    def direction(self, z: float = 2.0) -> int:
-        """+1 if ``estimate`` ≥ z·s.e., −1 if ≤ −z·s.e., else 0 (within noise)."""
-        if abs(self.estimate) >= z * self.se and self.estimate != 0:
-            return 1 if self.estimate > 0 else -1
-        return 0
-
-
-def _group_sums(name: str, values, groups) -> tuple[np.ndarray, np.ndarray]:
-    """Per-group sums of ``values`` and group sizes (each row its own group when ``groups`` is None)."""
-    values = np.asarray(as_array(name, values), np.float64)
-    check_ndim(name, values, 1, "one value per row")
-    check_nonempty(name, values, "value")
-    _finite(name, values)
-    if groups is None:
-        return values, np.ones(len(values))
-    groups = np.asarray(as_array("groups", groups))
-    check_same_shape(name, values, "groups", groups)
-    _, index = np.unique(check_ids("groups", groups, None, "groups"), return_inverse=True)
-    return np.bincount(index, values), np.bincount(index).astype(np.float64)
-
-
-def _resampling_weights(n: int, resamples: int, rng) -> np.ndarray:
-    """(resamples, n) counts w_g: how often each of n groups is drawn when n are drawn with replacement."""
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
-
-
-def _check_bootstrap(sqrt, resamples, seed) -> int:
-    check_flag("sqrt", sqrt)
-    check_int_in_range("seed", seed, 0)
-    resamples = check_size("resamples", resamples)
-    if resamples < 2:
-        raise ValueError(f"`resamples` must be at least 2 to estimate a spread; got {resamples}.")
-    return resamples
-
-
-def bootstrap_difference(a, b, *, groups=None, paired: bool = True, sqrt: bool = False,
-                         resamples: int = 200, seed: int = 0) -> Difference:
-    """statistic(a) − statistic(b), with its standard error from resampling users.
-
-    The statistic is the mean of the per-row values (``sqrt=True``: the
-    square root of the mean, i.e. RMSE when the rows hold squared errors).
-    Each resample draws the groups (users) with replacement: group g drawn
-    w_g times weighs its rows w_g times, so the statistic of a resample is
-    Σ_g w_g S_g / Σ_g w_g n_g (S_g the sum of group g's values, n_g its rows).
+    Many papers rank each target against 100 sampled items instead of the
+    whole catalogue; pass this mask as ``exclude`` to :func:`evaluate_ranking`
+    to measure that way (chapters 1 and 5 show how it inflates the numbers).
+    For each user, the unseen items other than the target are ordered by a
+    uniform draw from ``key`` and the first ``n_negatives`` stay candidates
+    (all of them when the user has fewer).
 
     Args:
-        a, b: per-row values, shape (m,) — e.g. :func:`per_user` values, or
-            squared errors ``(r̂ − r)²`` of each test rating.
-        groups: (m,) integer group (user) ids of the rows; ``None``: each row
-            is its own group (one row per user).
-        paired: ``True`` when ``a`` and ``b`` are the same rows scored by two
-            models (the same users are drawn for both, which removes the users'
-            own variation from the difference); ``False`` for two different
-            sets of rows (e.g. two groups of users), drawn independently.
-        sqrt: compare square roots of the means (RMSE from squared errors).
-        resamples: B, the number of bootstrap resamples.
-        seed: the seed of the draws (numpy's ``default_rng``).
+        split: a :class:`recsys_lite.data.LeaveOneOut` split.
+        stage: ``"valid"`` or ``"test"``: whose targets and history count.
+        n_negatives: the number of sampled candidates per user besides the target.
+        key: the PRNG key of the draw.
 
     Returns:
-        :class:`Difference` ``(estimate, se)``.
+        ``(n_users, n_items)`` boolean mask indexed by user id: True = not a candidate.
 
     Raises:
-        TypeError, ValueError: empty, non-numeric or non-finite values; shapes
-            that differ when ``paired`` (or ``groups`` of another shape);
-            ``groups`` with ``paired=False``; ``resamples`` not an integer >= 2;
-            ``seed`` not an integer >= 0.
+        TypeError, ValueError: ``split`` not a leave-one-out split, a bad
+            ``stage``, ``n_negatives`` not a positive integer, ``key`` no PRNG key.
     """
-    check_flag("paired", paired)
-    resamples = _check_bootstrap(sqrt, resamples, seed)
-    if groups is not None and not paired:
-        raise ValueError("`groups` needs `paired=True`: the rows of a and b must belong to the same users.")
-    sums_a, sizes_a = _group_sums("a", a, groups)
-    sums_b, sizes_b = _group_sums("b", b, groups)
-    if paired:
-        check_same_shape("a", np.asarray(a), "b", np.asarray(b))
-    rng = np.random.default_rng(seed)
-    weights_a = _resampling_weights(len(sums_a), resamples, rng)
-    weights_b = weights_a if paired else _resampling_weights(len(sums_b), resamples, rng)
-    finish = np.sqrt if sqrt else (lambda x: x)
-    boot = finish(weights_a @ sums_a / (weights_a @ sizes_a)) - finish(weights_b @ sums_b / (weights_b @ sizes_b))
-    estimate = finish(sums_a.sum() / sizes_a.sum()) - finish(sums_b.sum() / sizes_b.sum())
-    return Difference(float(estimate), float(np.std(boot)))
-
-
-def bootstrap_se(values, *, groups=None, sqrt: bool = False, resamples: int = 200, seed: int = 0) -> float:
-    """The standard error of one statistic (the mean of ``values``, or its square root) from resampling users.
-
-    Arguments as in :func:`bootstrap_difference`; with the same ``seed`` and
-    the same rows, the two draw the same resamples.
-
-    Raises:
-        TypeError, ValueError: as :func:`bootstrap_difference`.
-    """
-    resamples = _check_bootstrap(sqrt, resamples, seed)
-    sums, sizes = _group_sums("values", values, groups)
-    weights = _resampling_weights(len(sums), resamples, np.random.default_rng(seed))
-    boot = weights @ sums / (weights @ sizes)
-    return float(np.std(np.sqrt(boot) if sqrt else boot))
+    _check_split(split)
+    n_negatives = check_size("n_negatives", n_negatives)
+    check_key("key", key)
+    seen = split.exclusions(stage)
+    seen = np.asarray(seen.toarray() if hasattr(seen, "toarray") else seen, bool)
+    users, targets = split.targets(stage)
+    noise = np.array(jax.random.uniform(key, seen.shape))
+    noise[seen] = np.inf  # seen items and the target come last: never sampled
+    noise[users, targets] = np.inf
+    keep = np.argsort(noise, axis=1)[:, :n_negatives]
+    exclude = np.ones_like(seen)
+    np.put_along_axis(exclude, keep, np.isinf(np.take_along_axis(noise, keep, axis=1)), axis=1)
+    exclude[users, targets] = False
+    return exclude
