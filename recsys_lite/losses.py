@@ -25,9 +25,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from recsys_lite._checks import (
-    as_array, check_finite, check_ids, check_positive, check_same_shape, describe, is_traced,
+    as_array,
+    check_finite,
+    check_ids,
+    check_nonempty,
+    check_positive,
+    check_same_shape,
+    describe,
+    is_traced,
 )
 
+__all__ = [
+    "mse", "mse_grad", "mean_squared_error", "mean_squared_error_grad", "mae", "mae_grad", "huber", "huber_grad",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad", "bpr", "bpr_grad",
+    "softmax_cross_entropy", "softmax_cross_entropy_grad", "l2_penalty", "l2_penalty_grad",
+]
 
 # --- input checks --------------------------------------------------------------
 
@@ -35,8 +47,7 @@ def _pair(name_a: str, a: Any, name_b: str, b: Any) -> tuple[jax.Array, jax.Arra
     """Return ``a`` and ``b`` as arrays after checking: numbers, one shape, m > 0, finite when known."""
     a, b = jnp.asarray(as_array(name_a, a)), jnp.asarray(as_array(name_b, b))
     check_same_shape(name_a, a, name_b, b)
-    if a.size == 0:
-        raise ValueError(f"`{name_a}` must hold at least one example; got {describe(a)}.")
+    check_nonempty(name_a, a, "example")
     check_finite(name_a, a)
     check_finite(name_b, b)
     return a, b
@@ -65,16 +76,10 @@ def _class_labels(logits: Any, labels: Any) -> tuple[jax.Array, jax.Array]:
             f"`labels` must have shape {logits.shape[:-1]} (the leading dimensions of `logits` "
             f"{logits.shape}); got {describe(labels)}."
         )
-    if labels.size == 0:
-        raise ValueError(f"`labels` must hold at least one example; got {describe(labels)}.")
-    if not is_traced(labels):  # values are only known outside jit
-        check_ids("labels", labels, logits.shape[-1], "items")
+    check_nonempty("labels", labels, "example")
+    check_ids("labels", labels, logits.shape[-1], "items")  # values only when known (outside jit)
     check_finite("logits", logits)
     return logits, labels
-
-
-# A hyperparameter's range is checked when it is known (a traced one passes: see check_positive).
-_check_number = check_positive
 
 
 # --- regression -------------------------------------------------------------
@@ -139,7 +144,7 @@ def huber(pred, target, delta=1.0):
     ``delta`` (δ) is a number > 0.
     """
     pred, target = _pair("pred", pred, "target", target)
-    _check_number("delta", delta)
+    check_positive("delta", delta)  # a traced δ passes
     abs_error = jnp.abs(pred - target)
     quadratic = jnp.minimum(abs_error, delta)
     linear = abs_error - quadratic
@@ -149,7 +154,7 @@ def huber(pred, target, delta=1.0):
 def huber_grad(pred, target, delta=1.0):
     """∂J/∂ŷ_i = clip(ŷ_i − y_i, −δ, δ)/m. Shape of ``pred``."""
     pred, target = _pair("pred", pred, "target", target)
-    _check_number("delta", delta)
+    check_positive("delta", delta)  # a traced δ passes
     return jnp.clip(pred - target, -delta, delta) / pred.size
 
 
@@ -176,11 +181,6 @@ def binary_cross_entropy_with_logits_grad(logits, labels):
     logits, labels = _pair("logits", logits, "labels", labels)
     _probabilities("labels", labels)
     return (jax.nn.sigmoid(logits) - labels) / logits.size
-
-
-# Short names for the same two functions.
-bce_with_logits = binary_cross_entropy_with_logits
-bce_with_logits_grad = binary_cross_entropy_with_logits_grad
 
 
 def bpr(pos_scores, neg_scores):
@@ -245,7 +245,7 @@ def l2_penalty(params, weight):
     R(θ) = ½ λ ‖θ‖² = ½ λ Σ_leaves Σ_k θ_k²      (λ = ``weight`` ≥ 0).
     Its gradient is simply λθ (see ``l2_penalty_grad``). Returns a scalar.
     """
-    _check_number("weight", weight, allow_zero=True)
+    check_positive("weight", weight, allow_zero=True)
     _check_params(params)
     squares = [jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(params)]
     return 0.5 * weight * sum(squares)
@@ -253,7 +253,7 @@ def l2_penalty(params, weight):
 
 def l2_penalty_grad(params, weight):
     """∂R/∂θ = λθ for R = ½ λ ‖θ‖². A pytree shaped like ``params``."""
-    _check_number("weight", weight, allow_zero=True)
+    check_positive("weight", weight, allow_zero=True)
     _check_params(params)
     return jax.tree_util.tree_map(lambda leaf: weight * leaf, params)
 

@@ -226,7 +226,8 @@ def test_regression_losses_reject_mismatched_shapes(name):
 
 
 def test_mismatched_shapes_fail_under_jit_too():
-    with pytest.raises(ValueError, match=r"`pos_scores` and `neg_scores` must have the same shape; got \(4,\) and \(5,\)"):
+    with pytest.raises(ValueError,
+                       match=r"`pos_scores` and `neg_scores` must have the same shape; got \(4,\) and \(5,\)"):
         jax.jit(losses.bpr)(jnp.zeros(4), jnp.zeros(5))
 
 
@@ -246,7 +247,8 @@ def test_softmax_cross_entropy_rejects_bad_labels():
     logits = jnp.zeros((4, 6))
     with pytest.raises(ValueError, match=r"`labels` must have shape \(4,\) .*got an array of shape \(4, 1\)"):
         losses.softmax_cross_entropy(logits, jnp.zeros((4, 1), jnp.int32))
-    with pytest.raises(TypeError, match=r"`labels` must hold integer item ids; got an array of shape \(4,\) and dtype float32"):
+    with pytest.raises(TypeError,
+                       match=r"`labels` must hold integer item ids; got an array of shape \(4,\) and dtype float32"):
         losses.softmax_cross_entropy(logits, jnp.zeros(4))
     with pytest.raises(ValueError, match=r"`labels` holds .*out of range: expected 0 <= id < 6"):
         losses.softmax_cross_entropy_grad(logits, jnp.array([0, 1, 6, 2]))
