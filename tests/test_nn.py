@@ -262,7 +262,7 @@ def test_mlp_forward_matches_numpy(activation, final, x_shape):
     rng = np.random.default_rng(12)
     mlp = nn.MLP.init(jax.random.key(12), [4, 8, 6, 3], activation=activation, final_activation=final)
     # random biases, so that a bias applied in the wrong place would show
-    mlp = nn.MLP(tuple(nn.Dense(l.weight, _normal(rng, l.bias.shape)) for l in mlp.layers), activation, final)
+    mlp = nn.MLP(tuple(nn.Dense(d.weight, _normal(rng, d.bias.shape)) for d in mlp.layers), activation, final)
     x = _normal(rng, x_shape)
     out = mlp(x)
     assert out.shape == x_shape[:-1] + (3,)
@@ -274,7 +274,7 @@ def test_mlp_is_a_pytree_and_jits():
     assert mlp.sizes == (4, 8, 6, 3)
     leaves = jax.tree.leaves(mlp)
     assert len(leaves) == 2 * len(mlp.layers) == 6
-    assert [l.shape for l in leaves] == [(4, 8), (8,), (8, 6), (6,), (6, 3), (3,)]
+    assert [leaf.shape for leaf in leaves] == [(4, 8), (8,), (8, 6), (6,), (6, 3), (3,)]
     x = _normal(np.random.default_rng(13), (5, 4))
     grads = jax.grad(lambda m: jnp.sum(m(x) ** 2))(mlp)
     assert isinstance(grads, nn.MLP)
@@ -424,7 +424,7 @@ def test_dense_wrong_last_dimension():
     with pytest.raises(ValueError, match=pattern):
         layer(jnp.ones((4, 5)))
     with pytest.raises(ValueError, match=pattern):  # static shapes: still checked under jit
-        jax.jit(lambda l, x: l(x))(layer, jnp.ones((4, 5)))
+        jax.jit(lambda d, x: d(x))(layer, jnp.ones((4, 5)))
     with pytest.raises(ValueError, match=r"`x` must have shape \(\.\.\., 3\).*shape \(\)"):
         layer(jnp.float32(1.0))
 

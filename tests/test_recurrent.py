@@ -27,14 +27,15 @@ def _random(cell):
     """Random, non-trivial weights (biases too), same structure."""
     leaves, tree = jax.tree_util.tree_flatten(cell)
     keys = jax.random.split(jax.random.key(7), len(leaves))
-    return tree.unflatten([0.5 * jax.random.normal(k, l.shape) for k, l in zip(keys, leaves)])
+    return tree.unflatten([0.5 * jax.random.normal(k, leaf.shape) for k, leaf in zip(keys, leaves)])
 
 
 def test_rnn_cell_matches_numpy():
     cell = _random(nn.RNNCell.init(jax.random.key(0), 3, 4))
     h, x = RNG.normal(size=(5, 4)), RNG.normal(size=(5, 3))
     U, W, b = _np(cell)
-    assert np.allclose(cell(jnp.asarray(h, jnp.float32), jnp.asarray(x, jnp.float32)), np.tanh(h @ W + x @ U + b), atol=1e-5)
+    expected = np.tanh(h @ W + x @ U + b)
+    assert np.allclose(cell(jnp.asarray(h, jnp.float32), jnp.asarray(x, jnp.float32)), expected, atol=1e-5)
 
 
 def test_gru_cell_matches_numpy():
@@ -93,7 +94,8 @@ def test_padding_changes_nothing_on_real_steps(lengths, kind):
         # The final state is the state after the last real step of an unpadded run.
         if n:
             _, alone = layer(xs[row:row + 1, :n])
-            assert np.allclose(jax.tree_util.tree_leaves(alone)[0][0], jax.tree_util.tree_leaves(state_a)[0][row], atol=1e-5)
+            final_alone = jax.tree_util.tree_leaves(alone)[0][0]
+            assert np.allclose(final_alone, jax.tree_util.tree_leaves(state_a)[0][row], atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])

@@ -23,7 +23,15 @@ import jax
 import jax.numpy as jnp
 
 from recsys_lite._checks import (
-    as_array, check_flag, check_float_dtype, check_fraction, check_ids, check_key, check_size, check_sizes, describe,
+    as_array,
+    check_flag,
+    check_float_dtype,
+    check_fraction,
+    check_ids,
+    check_key,
+    check_size,
+    check_sizes,
+    describe,
 )
 from recsys_lite._pytree import pytree_dataclass
 from recsys_lite.nn.activations import get_activation, identity
@@ -46,7 +54,7 @@ class Dense:
 
     @classmethod
     def init(cls, key, in_features: int, out_features: int, *, use_bias: bool = True,
-             weight_init: str | Callable = "glorot_uniform", dtype=jnp.float32) -> "Dense":
+             weight_init: str | Callable = "glorot_uniform", dtype=jnp.float32) -> Dense:
         """W from ``weight_init`` (a name in ``INITIALIZERS`` or a callable), b = 0.
 
         Raises ``TypeError``/``ValueError`` for a bad key, size, flag, initialiser or dtype.
@@ -96,7 +104,7 @@ class Embedding:
 
     @classmethod
     def init(cls, key, num_embeddings: int, dim: int, *, stddev: float = 0.1,
-             dtype=jnp.float32) -> "Embedding":
+             dtype=jnp.float32) -> Embedding:
         """E ~ N(0, stddev²), shape (num_embeddings, dim).
 
         Raises ``TypeError``/``ValueError`` for a bad key, size, ``stddev`` or dtype.
@@ -135,7 +143,7 @@ class MLP:
     @classmethod
     def init(cls, key, sizes: Sequence[int], *, activation: str | Callable = "relu",
              final_activation: str | Callable | None = None,
-             weight_init: str | Callable = "glorot_uniform", dtype=jnp.float32) -> "MLP":
+             weight_init: str | Callable = "glorot_uniform", dtype=jnp.float32) -> MLP:
         """``sizes`` = [n_in, h_1, ..., n_out]: len(sizes) − 1 dense layers.
 
         For deep ReLU stacks ``weight_init="he_uniform"`` keeps the activations'

@@ -57,7 +57,8 @@ def _init_weights(key, input_size, hidden_size, n_blocks, weight_init):
     input_size, hidden_size = check_size("input_size", input_size), check_size("hidden_size", hidden_size)
     u_key, w_key = jax.random.split(key)
     U = get_initializer(weight_init)(u_key, (input_size, n_blocks * hidden_size))
-    blocks = [jax.nn.initializers.orthogonal()(k, (hidden_size, hidden_size)) for k in jax.random.split(w_key, n_blocks)]
+    orthogonal = jax.nn.initializers.orthogonal()
+    blocks = [orthogonal(k, (hidden_size, hidden_size)) for k in jax.random.split(w_key, n_blocks)]
     return U, jnp.concatenate(blocks, axis=1), jnp.zeros((n_blocks * hidden_size,))
 
 
@@ -159,7 +160,8 @@ class GRUCell(_Cell):
     b: jax.Array
 
     @classmethod
-    def init(cls, key, input_size: int, hidden_size: int, *, weight_init: str | Callable = "glorot_uniform") -> GRUCell:
+    def init(cls, key, input_size: int, hidden_size: int, *,
+             weight_init: str | Callable = "glorot_uniform") -> GRUCell:
         return cls(*_init_weights(key, input_size, hidden_size, 3, weight_init))
 
     def step(self, h, xu) -> jax.Array:
@@ -189,7 +191,8 @@ class LSTMCell(_Cell):
     b: jax.Array
 
     @classmethod
-    def init(cls, key, input_size: int, hidden_size: int, *, weight_init: str | Callable = "glorot_uniform") -> LSTMCell:
+    def init(cls, key, input_size: int, hidden_size: int, *,
+             weight_init: str | Callable = "glorot_uniform") -> LSTMCell:
         U, W, b = _init_weights(key, input_size, hidden_size, 4, weight_init)
         return cls(U, W, b.at[hidden_size:2 * hidden_size].set(1.0))
 
@@ -208,6 +211,11 @@ class LSTMCell(_Cell):
 
 def _output(state):
     return state[0] if isinstance(state, tuple) else state
+
+
+def _masked(real, new, old):
+    """The state after one step: ``new`` where the step is real, ``old`` (carried over) on padding."""
+    return jax.tree_util.tree_map(lambda n, o: jnp.where(real, n, o), new, old)
 
 
 def _check_sequences(cell, xs, lengths, state):
@@ -259,7 +267,7 @@ class Recurrent:
             xu_t, t = inputs
             new = self.cell.step(state, xu_t)
             real = (t < lengths)[..., None]  # (..., 1): this step is not padding
-            state = jax.tree_util.tree_map(lambda n, o: jnp.where(real, n, o), new, state)
+            state = _masked(real, new, state)
             return state, jnp.where(real, _output(new), 0.0)
 
         steps = xs.shape[-2]
@@ -276,6 +284,6 @@ def unroll(cell, xs, lengths=None, state=None):
     for t in range(xs.shape[-2]):
         new = cell(state, xs[..., t, :])
         real = (t < lengths)[..., None]
-        state = jax.tree_util.tree_map(lambda n, o: jnp.where(real, n, o), new, state)
+        state = _masked(real, new, state)
         outputs.append(jnp.where(real, _output(new), 0.0))
     return jnp.stack(outputs, axis=-2), state
