@@ -1,13 +1,20 @@
-"""Top-N metrics (implicit feedback): the target's rank among all candidate items, and its averages.
+"""Top-N metrics (implicit feedback): the rank of each user's held-out target among all candidate items.
 
-One held-out target item t per user. The model scores every item; the
-target's rank counts the *other* candidate items scoring at least as high,
+The model scores every item; the target's rank counts the *other* candidate
+items scoring at least as high,
 
     rank_u = #{ j ≠ t : j not excluded, s_uj ≥ s_ut }      (0 = first place)
 
-so ties count against the model. Averaged over users,
+so ties count against the model: a constant scorer puts the target behind
+every other item, not in front. Excluded items are those the user interacted
+with before the target (training items, plus the validation item when
+scoring the test item); they are never candidates. Then, averaged over users,
 
     HR@K = [rank < K]     NDCG@K = [rank < K] / log2(rank + 2)     MRR = 1 / (rank + 1)
+
+With one target per user, Recall@K equals HR@K; :func:`recall_at_k` also
+handles several relevant items per user. :func:`per_user` gives each user's
+HR@K, NDCG@K or reciprocal rank, for the bootstrap.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """Uncertainty: the bootstrap over users, and when a difference counts.
 
 A difference between two models on the same test users is judged with the
-users as the unit of resampling: draw n users with replacement, recompute
-both statistics on that sample, repeat B times; the standard deviation of
-the B differences is the difference's standard error (s.e.).
+users as the unit of resampling (the bootstrap): draw n users with
+replacement, recompute both statistics on that sample, repeat B times; the
+standard deviation of the B differences is the difference's standard error
+(s.e.). :func:`bootstrap_difference` gives the difference and its s.e.,
+:func:`bootstrap_se` one model's s.e., and :meth:`Difference.direction` the
+verdict: a difference counts only beyond z = 2 standard errors.
 """
 
 from __future__ import annotations

@@ -11,9 +11,8 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from recsys_lite._checks import as_array, check_flag, check_number, describe, lookup
+from recsys_lite._checks import as_array, check_flag, check_int_in_range, check_number, lookup
 
 __all__ = [
     "sigmoid", "tanh", "relu", "leaky_relu", "gelu", "softmax", "identity",
@@ -85,13 +84,11 @@ def softmax(z, axis: int = -1):
     first changes nothing mathematically and keeps e^{·} ≤ 1, so it cannot
     overflow; the shift is a constant, so no gradient flows through it.
 
-    Raises ``ValueError`` for an ``axis`` that ``z`` does not have.
+    Raises ``TypeError`` for an ``axis`` that is no integer, ``ValueError`` for one that ``z`` does not have.
     """
     as_array("z", z)
     z = jnp.asarray(z)
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -z.ndim <= axis < z.ndim:
-        raise ValueError(f"`axis` must be an integer in [-{z.ndim}, {z.ndim}), an axis of `z` of shape "
-                         f"{tuple(z.shape)}; got {describe(axis)}.")
+    check_int_in_range("axis", axis, -z.ndim, z.ndim)
     e = jnp.exp(z - jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True)))
     return e / jnp.sum(e, axis=axis, keepdims=True)
 
