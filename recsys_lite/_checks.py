@@ -365,13 +365,6 @@ def lookup(name: str, value: Any, table: dict, kind: str) -> Any:
     raise ValueError(f"`{name}` must be one of {sorted(table)} or a callable {kind}; got {describe(value)}.")
 
 
-def env_flag(variable: str) -> bool:
-    """Read an on/off environment variable (being replaced by :mod:`recsys_lite.config`)."""
-    from recsys_lite.config import _flag
-
-    return _flag(variable)
-
-
 # The old name of check_ids (which now checks tracers too); its callers switch at the merge of issue 14.
 check_id_array = check_ids
 

@@ -536,9 +536,9 @@ spelled = st.tuples(st.sampled_from(sorted(ACCEPTED)), st.lists(st.booleans(), m
 @FAST
 @given(value=st.one_of(printable, spelled))
 def test_offline_switch_spellings(value):
-    from recsys_lite._checks import env_flag
+    from recsys_lite import config
 
-    read = lambda: _with_env("RECSYS_LITE_OFFLINE", value, lambda: env_flag("RECSYS_LITE_OFFLINE"))  # noqa: E731
+    read = lambda: _with_env("RECSYS_LITE_OFFLINE", value, config.offline)  # noqa: E731
     word = value.strip().lower()
     if word in ACCEPTED:
         assert read() == ACCEPTED[word]
