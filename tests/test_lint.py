@@ -15,7 +15,7 @@ def test_ruff_finds_nothing():
         import ruff  # noqa: F401
     except ImportError as error:
         raise AssertionError("ruff is not installed: pip install -r requirements.txt") from error
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *CHECKED],
-                            cwd=ROOT, capture_output=True, text=True)
+    ruff = [sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise"]
+    result = subprocess.run([*ruff, *CHECKED], cwd=ROOT, capture_output=True, text=True)
     command = f"ruff check {' '.join(CHECKED)}"
     assert result.returncode == 0, f"{command} (most are fixed by {command} --fix):\n{result.stdout}{result.stderr}"
