@@ -8,20 +8,9 @@ shape and dtype are known, their values are not. So the checks look at
 shapes and dtypes always (free at run time: they run once, while tracing) and
 at values only when they are concrete (:func:`is_traced` tells which).
 
-=========================  ==========================================================
-what is checked            helpers
-=========================  ==========================================================
-describing a value         :func:`describe`, :func:`is_traced`, :func:`as_array`
-a number (may be traced)   :func:`check_number`, :func:`check_positive`, :func:`check_unit_interval`
-a static number            :func:`check_size`, :func:`check_sizes`, :func:`check_int_in_range`,
-                           :func:`check_fraction`
-an array                   :func:`check_ndim`, :func:`check_same_shape`, :func:`check_nonempty`,
-                           :func:`check_finite`, :func:`check_features`, :func:`nonfinite_leaves`
-ids and sequences          :func:`check_ids`, :func:`check_lengths`
-other kinds                :func:`check_flag`, :func:`check_str`, :func:`check_callable`,
-                           :func:`check_key`, :func:`check_float_dtype`, :func:`check_columns`,
-                           :func:`check_batch`, :func:`lookup`
-=========================  ==========================================================
+``__all__`` is the vocabulary, grouped as the sections below: describing a
+value; a number that may be traced; a static number; an array; ids and
+sequences; other kinds. Use these, not inline checks.
 """
 
 from __future__ import annotations
