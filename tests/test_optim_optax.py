@@ -6,6 +6,8 @@ optax's inside our ``chain``, and ``jax.vmap`` over a learning rate.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -134,6 +136,14 @@ def _fields(state):
     return [state._fields] if state._fields else []
 
 
+def _assert_same_state(my_state, their_state, atol):
+    """The states mirror optax's: the same fields, holding the same values."""
+    assert _fields(my_state) == _fields(their_state)
+    pairs = zip(jax.tree_util.tree_leaves(my_state), jax.tree_util.tree_leaves(their_state), strict=True)
+    for mine, reference in pairs:
+        np.testing.assert_allclose(mine, reference, rtol=RTOL, atol=atol)
+
+
 def _unflat(vector):
     """The inverse of ``_flat``: a vector back into the shape of PARAMS."""
     leaves, treedef = jax.tree_util.tree_flatten(PARAMS)
@@ -145,10 +155,7 @@ def _unflat(vector):
 def test_named_optimizer_matches_optax_after_every_step(name):
     ours, theirs, atol = AGAINST_OPTAX[name]
     my_state, their_state = _assert_same_trajectory(ours, theirs, atol)
-    # the states mirror optax's: the same fields, holding the same values
-    assert _fields(my_state) == _fields(their_state)
-    for mine, reference in zip(jax.tree_util.tree_leaves(my_state), jax.tree_util.tree_leaves(their_state), strict=True):
-        np.testing.assert_allclose(mine, reference, rtol=RTOL, atol=atol)
+    _assert_same_state(my_state, their_state, atol)
 
 
 def test_clipping_in_the_chains_is_both_active_and_idle():
@@ -195,9 +202,7 @@ def test_primitive_matches_optax(name):
         mine, my_state = jax.jit(ours.update)(grads, my_state, PARAMS)
         reference, their_state = jax.jit(theirs.update)(grads, their_state, PARAMS)
         np.testing.assert_allclose(_flat(mine), _flat(reference), rtol=RTOL, atol=atol, err_msg=f"update {t + 1}")
-    assert _fields(my_state) == _fields(their_state)
-    for mine, reference in zip(jax.tree_util.tree_leaves(my_state), jax.tree_util.tree_leaves(their_state), strict=True):
-        np.testing.assert_allclose(mine, reference, rtol=RTOL, atol=atol)
+    _assert_same_state(my_state, their_state, atol)
 
 
 def test_clip_by_global_norm_clips_and_keeps():
@@ -311,8 +316,8 @@ def test_vmap_over_the_learning_rate_equals_separate_runs(name):
     together = jax.jit(jax.vmap(lambda lr: _run(make, lr)))(jnp.asarray(learning_rates, jnp.float32))
     atol = ADAM_ATOL if "adam" in name else 0.0
     for k, lr in enumerate(learning_rates):
-        alone = jax.jit(lambda: _run(make, lr))()
-        copy_k = jax.tree_util.tree_map(lambda leaf: leaf[k], together)
+        alone = jax.jit(functools.partial(_run, make, lr))()  # α a Python number here
+        copy_k = jax.tree_util.tree_map(lambda leaf, k=k: leaf[k], together)
         np.testing.assert_allclose(_flat(copy_k), _flat(alone), rtol=RTOL, atol=atol, err_msg=f"α = {lr}")
         assert float(_loss(alone)) < float(_loss(PARAMS))
 
@@ -325,7 +330,7 @@ SCHEDULES = {
     "exponential_decay": (optim.exponential_decay(0.1, 30, 0.5), optax.exponential_decay(0.1, 30, 0.5)),
     "linear_warmup": (optim.linear_warmup(0.0, 0.2, 40), optax.linear_schedule(0.0, 0.2, 40)),
     "cosine": (optim.cosine_decay_schedule(0.1, 150), optax.cosine_decay_schedule(0.1, 150)),
-    "cosine_alpha": (optim.cosine_decay_schedule(0.1, 150, alpha=0.2), optax.cosine_decay_schedule(0.1, 150, alpha=0.2)),
+    "cosine_alpha": (optim.cosine_decay_schedule(0.1, 150, 0.2), optax.cosine_decay_schedule(0.1, 150, alpha=0.2)),
     "warmup_cosine": (
         optim.warmup_cosine_decay_schedule(0.01, 0.1, 20, 150, end_value=0.002),
         optax.warmup_cosine_decay_schedule(0.01, 0.1, 20, 150, end_value=0.002),

@@ -28,26 +28,11 @@ while tracing, so the checks cost nothing inside ``jax.jit``. The update
 functions are jittable; ``check_finite`` and ``step`` are eager.
 """
 
-from recsys_lite.optim.aliases import adagrad, adam, adamw, momentum, rmsprop, sgd
-from recsys_lite.optim.base import (EmptyState, GradientTransformation, apply_updates, chain, check_finite,
-                                    global_norm, identity, step)
-from recsys_lite.optim.schedules import (constant_schedule, cosine_decay_schedule, exponential_decay, linear_warmup,
-                                         step_decay, warmup_cosine_decay_schedule)
-from recsys_lite.optim.transforms import (ScaleByAdamState, ScaleByRmsState, ScaleByRssState, ScaleByScheduleState,
-                                          TraceState, add_decayed_weights, clip_by_global_norm, scale, scale_by_adam,
-                                          scale_by_learning_rate, scale_by_rms, scale_by_rss, scale_by_schedule, trace)
+from recsys_lite.optim import aliases, base, schedules, transforms
+from recsys_lite.optim.aliases import *  # noqa: F403
+from recsys_lite.optim.base import *  # noqa: F403
+from recsys_lite.optim.schedules import *  # noqa: F403
+from recsys_lite.optim.transforms import *  # noqa: F403
 
-__all__ = [
-    # the interface and the step
-    "GradientTransformation", "EmptyState", "identity", "chain", "apply_updates", "global_norm", "check_finite",
-    "step",
-    # transformations and their states
-    "scale", "scale_by_schedule", "scale_by_learning_rate", "trace", "scale_by_rss", "scale_by_rms",
-    "scale_by_adam", "add_decayed_weights", "clip_by_global_norm",
-    "ScaleByScheduleState", "TraceState", "ScaleByRssState", "ScaleByRmsState", "ScaleByAdamState",
-    # named optimizers
-    "sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw",
-    # schedules
-    "constant_schedule", "step_decay", "exponential_decay", "linear_warmup", "cosine_decay_schedule",
-    "warmup_cosine_decay_schedule",
-]
+# the interface and the step; transformations and their states; named optimizers; schedules
+__all__ = [*base.__all__, *transforms.__all__, *aliases.__all__, *schedules.__all__]

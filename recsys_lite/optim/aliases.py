@@ -10,9 +10,8 @@ the same name, and the trajectories are optax's.
 from __future__ import annotations
 
 from recsys_lite._checks import check_flag, check_unit_interval
+from recsys_lite.optim import transforms
 from recsys_lite.optim.base import GradientTransformation, chain, identity
-from recsys_lite.optim.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate, scale_by_rms, \
-    scale_by_rss, trace
 
 __all__ = ["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"]
 
@@ -33,9 +32,9 @@ def sgd(learning_rate, momentum=None, nesterov=False) -> GradientTransformation:
     if momentum is None:
         if nesterov:
             raise ValueError("`nesterov=True` needs a `momentum` β in [0, 1); got momentum=None.")
-        return chain(identity(), scale_by_learning_rate(learning_rate))
+        return chain(identity(), transforms.scale_by_learning_rate(learning_rate))
     check_unit_interval("momentum", momentum)
-    return chain(trace(decay=momentum, nesterov=nesterov), scale_by_learning_rate(learning_rate))
+    return chain(transforms.trace(decay=momentum, nesterov=nesterov), transforms.scale_by_learning_rate(learning_rate))
 
 
 def momentum(learning_rate, beta=0.9, nesterov=False) -> GradientTransformation:
@@ -50,7 +49,8 @@ def adagrad(learning_rate, initial_accumulator_value=0.1, eps=1e-7) -> GradientT
     θ_{t+1} = θ_t − α g_t / √(G_t + ε): each coordinate's step shrinks with
     its history of gradients. Matches ``optax.adagrad``.
     """
-    return chain(scale_by_rss(initial_accumulator_value, eps), scale_by_learning_rate(learning_rate))
+    return chain(transforms.scale_by_rss(initial_accumulator_value, eps),
+                 transforms.scale_by_learning_rate(learning_rate))
 
 
 def rmsprop(learning_rate, decay=0.9, eps=1e-8) -> GradientTransformation:
@@ -59,7 +59,7 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8) -> GradientTransformation:
     θ_{t+1} = θ_t − α g_t / √(v_t + ε): divide by a moving root-mean-square
     of recent gradients. Matches ``optax.rmsprop``'s defaults.
     """
-    return chain(scale_by_rms(decay, eps), scale_by_learning_rate(learning_rate))
+    return chain(transforms.scale_by_rms(decay, eps), transforms.scale_by_learning_rate(learning_rate))
 
 
 def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8) -> GradientTransformation:
@@ -67,7 +67,7 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8) -> GradientTransformation:
 
     θ_{t+1} = θ_t − α m̂_t / (√v̂_t + ε). Matches ``optax.adam``.
     """
-    return chain(scale_by_adam(b1, b2, eps), scale_by_learning_rate(learning_rate))
+    return chain(transforms.scale_by_adam(b1, b2, eps), transforms.scale_by_learning_rate(learning_rate))
 
 
 def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4) -> GradientTransformation:
@@ -77,4 +77,5 @@ def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4) -> Gradi
     the gradient instead of entering m_t and v_t as an L2 term would. ``update``
     needs ``params``. Matches ``optax.adamw``.
     """
-    return chain(scale_by_adam(b1, b2, eps), add_decayed_weights(weight_decay), scale_by_learning_rate(learning_rate))
+    return chain(transforms.scale_by_adam(b1, b2, eps), transforms.add_decayed_weights(weight_decay),
+                 transforms.scale_by_learning_rate(learning_rate))

@@ -7,7 +7,7 @@ positive integer. Every schedule is jittable in t.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax.numpy as jnp
 
@@ -84,7 +84,8 @@ def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_ste
     check_size("warmup_steps", warmup_steps)
     check_size("decay_steps", decay_steps)
     if decay_steps <= warmup_steps:
-        raise ValueError(f"`decay_steps` must be > warmup_steps = {warmup_steps} (it counts the warmup); got {decay_steps}.")
+        raise ValueError(f"`decay_steps` must be > warmup_steps = {warmup_steps} (it counts the warmup); "
+                         f"got {decay_steps}.")
     warmup = linear_warmup(init_value, peak_value, warmup_steps)
     alpha = 0.0 if peak_value == 0.0 else end_value / peak_value
     decay = cosine_decay_schedule(peak_value, decay_steps - warmup_steps, alpha)

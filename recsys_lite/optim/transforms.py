@@ -15,8 +15,14 @@ import jax
 import jax.numpy as jnp
 
 from recsys_lite._checks import check_flag, check_positive, check_unit_interval
-from recsys_lite.optim.base import GradientTransformation, check_grads, check_same_tree, check_state, global_norm, \
-    init_empty_state
+from recsys_lite.optim.base import (
+    GradientTransformation,
+    check_grads,
+    check_same_tree,
+    check_state,
+    global_norm,
+    init_empty_state,
+)
 
 __all__ = ["ScaleByScheduleState", "TraceState", "ScaleByRssState", "ScaleByRmsState", "ScaleByAdamState",
            "scale", "scale_by_schedule", "scale_by_learning_rate", "trace", "scale_by_rss", "scale_by_rms",
@@ -47,17 +53,15 @@ class ScaleByAdamState(NamedTuple):
     nu: Any  # v_t, the moving average of g²
 
 
-def _zeros_count() -> jax.Array:
-    return jnp.zeros([], jnp.int32)
+def _times(step_size, grads):
+    return tree_map(lambda g: jnp.asarray(step_size, g.dtype) * g, grads)
 
 
 # --- scaling by a number ----------------------------------------------------------------
 
 def scale(step_size) -> GradientTransformation:
     """u = s · g for a fixed number s = ``step_size``. State: none."""
-    return GradientTransformation(
-        init_empty_state, lambda grads, state, params=None: (tree_map(lambda g: jnp.asarray(step_size, g.dtype) * g, grads),
-                                                        state))
+    return GradientTransformation(init_empty_state, lambda grads, state, params=None: (_times(step_size, grads), state))
 
 
 def scale_by_schedule(step_size_fn) -> GradientTransformation:
@@ -67,12 +71,11 @@ def scale_by_schedule(step_size_fn) -> GradientTransformation:
     """
 
     def init(params):
-        return ScaleByScheduleState(count=_zeros_count())
+        return ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
 
     def update(grads, state, params=None):
         check_state(state, ScaleByScheduleState, "scale_by_schedule")
-        step_size = step_size_fn(state.count)
-        return tree_map(lambda g: jnp.asarray(step_size, g.dtype) * g, grads), ScaleByScheduleState(state.count + 1)
+        return _times(step_size_fn(state.count), grads), ScaleByScheduleState(state.count + 1)
 
     return GradientTransformation(init, update)
 
@@ -113,7 +116,9 @@ def trace(decay, nesterov=False) -> GradientTransformation:
     def update(grads, state, params=None):
         check_state(state, TraceState, "trace")
         check_grads(grads, state.trace)
-        accumulate = lambda g, m: g + decay * m  # noqa: E731
+        def accumulate(g, m):
+            return g + decay * m
+
         new_trace = tree_map(accumulate, grads, state.trace)
         updates = tree_map(accumulate, grads, new_trace) if nesterov else new_trace
         return updates, TraceState(trace=new_trace)
@@ -194,7 +199,7 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8) -> GradientTransformation:
 
     def init(params):
         zeros = tree_map(jnp.zeros_like, params)
-        return ScaleByAdamState(count=_zeros_count(), mu=zeros, nu=zeros)
+        return ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=zeros, nu=zeros)
 
     def update(grads, state, params=None):
         check_state(state, ScaleByAdamState, "scale_by_adam")
