@@ -287,17 +287,17 @@ def test_inject_hyperparams_around_ours_matches_optax(name):
 
 # id -> (factory of a learning rate, learning rates)
 VMAPPED = {
-    "sgd": (lambda lr: optim.sgd(lr), [0.005, 0.01, 0.02]),
-    "momentum": (lambda lr: optim.momentum(lr, beta=0.9, nesterov=True), [0.002, 0.005, 0.01]),
-    "adagrad": (lambda lr: optim.adagrad(lr), [0.05, 0.1, 0.3]),
-    "rmsprop": (lambda lr: optim.rmsprop(lr), [0.003, 0.01, 0.03]),
-    "adam": (lambda lr: optim.adam(lr), [0.003, 0.01, 0.03]),
-    "adamw": (lambda lr: optim.adamw(lr, weight_decay=0.1), [0.003, 0.01, 0.03]),
+    "sgd": (lambda lr: optim.sgd(lr), [0.005, 0.02]),
+    "momentum": (lambda lr: optim.momentum(lr, beta=0.9, nesterov=True), [0.002, 0.01]),
+    "adagrad": (lambda lr: optim.adagrad(lr), [0.05, 0.3]),
+    "rmsprop": (lambda lr: optim.rmsprop(lr), [0.003, 0.03]),
+    "adam": (lambda lr: optim.adam(lr), [0.003, 0.03]),
+    "adamw": (lambda lr: optim.adamw(lr, weight_decay=0.1), [0.003, 0.03]),
     "chain_clip_adam": (lambda lr: optim.chain(optim.clip_by_global_norm(MAX_NORM), optim.adam(lr)), [0.01, 0.03]),
 }
 
 
-def _run(make, learning_rate, steps=40):
+def _run(make, learning_rate, steps=25):
     """θ after ``steps`` steps of ``make(learning_rate)``, as one jittable (and vmappable) scan."""
     opt = make(learning_rate)
 

@@ -83,9 +83,9 @@ def scale_by_schedule(step_size_fn) -> GradientTransformation:
 def scale_by_learning_rate(learning_rate, *, flip_sign=True) -> GradientTransformation:
     """u_t = −α_t · g_t: the last link of every optimizer (the descent step).
 
-    α = ``learning_rate``, a number ≥ 0 (``scale(−α)``; 0 as where a warmup
-    starts) or a schedule t ↦ α_t (``scale_by_schedule``); ``flip_sign=False``
-    drops the minus sign.
+    α = ``learning_rate``, a number ≥ 0 (``scale(−α)``; 0 is allowed, as at the
+    start of a warmup) or a schedule t ↦ α_t (``scale_by_schedule``);
+    ``flip_sign=False`` drops the minus sign.
 
     Raises:
         TypeError, ValueError: α neither a schedule nor a finite number ≥ 0.
@@ -116,6 +116,7 @@ def trace(decay, nesterov=False) -> GradientTransformation:
     def update(grads, state, params=None):
         check_state(state, TraceState, "trace")
         check_grads(grads, state.trace)
+
         def accumulate(g, m):
             return g + decay * m
 
@@ -129,8 +130,8 @@ def trace(decay, nesterov=False) -> GradientTransformation:
 def scale_by_rss(initial_accumulator_value=0.1, eps=1e-7) -> GradientTransformation:
     """Adagrad's accumulator: G_t = G_{t−1} + g_t², u_t = g_t / √(G_t + ε).
 
-    G_0 = ``initial_accumulator_value`` ≥ 0, ε = ``eps`` > 0. State: G_t.
-    (1/√ is ``rsqrt``, as in optax, so the two round alike.)
+    G_0 = ``initial_accumulator_value`` ≥ 0, ε = ``eps`` > 0; u_t = 0 where G_t = 0.
+    State: G_t. (1/√ is ``rsqrt``, as in optax, so the two round alike.)
 
     Raises:
         TypeError, ValueError: G_0 < 0, ε ≤ 0.
