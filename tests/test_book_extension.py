@@ -60,10 +60,11 @@ def test_fingerprint_covers_the_library_source(monkeypatch, tmp_path):
     assert ext._fingerprint() != top_level_only, "a change in a subpackage must re-run the notebooks"
 
 
-def test_the_build_sets_static_widget_mode(monkeypatch):
-    monkeypatch.setenv("RECSYS_LITE_STATIC_WIDGETS", "0")  # restored after the test
+def test_the_build_switches_book_build_mode_on(monkeypatch):
+    from recsys_lite import config
+
+    monkeypatch.setenv(config.STATIC_WIDGETS, "0")  # restored after the test
+    assert not config.book_build()
     app = types.SimpleNamespace(connect=lambda *args, **kwargs: None)
     ext.setup(app)
-    import os
-
-    assert os.environ["RECSYS_LITE_STATIC_WIDGETS"] == "1"
+    assert config.book_build()
