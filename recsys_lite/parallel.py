@@ -190,18 +190,13 @@ def init_optimizer(optimizer, model: Any, mesh: Mesh) -> Any:
 
 
 def data_parallel_step(loss_fn: Callable, optimizer) -> Callable:
-    """One jitted training step, for 1 device or many: the code does not change.
+    """One jitted training step, for 1 device or many: ``jax.jit`` of :func:`recsys_lite.train.make_step`.
 
-    It is ``jax.jit`` of :func:`recsys_lite.train.make_step`, the step that
-    :func:`~recsys_lite.train.fit` runs: ``step(model, opt_state, batch, key)``
-    computes
-
-        J, g = J_B(θ_t), ∇J_B(θ_t);   u_t, s_{t+1} = update(g, s_t, θ_t);   θ_{t+1} = θ_t + u_t
-
-    and returns ``(θ_{t+1}, s_{t+1}, J)``. Nothing in it mentions devices: the
-    shardings of the inputs (a batch from :func:`shard_batch`, a model from
-    :func:`replicate` or :func:`shard_rows`) tell the compiler where each
-    piece runs and which sums need an all-reduce across devices.
+    ``step(model, opt_state, batch, key) -> (θ_{t+1}, s_{t+1}, J)`` is the step
+    :func:`~recsys_lite.train.fit` takes, θ_{t+1} = θ_t + update(∇J_B(θ_t)).
+    Nothing in it mentions devices: the shardings of the inputs (a batch from
+    :func:`shard_batch`, a model from :func:`replicate` or :func:`shard_rows`)
+    tell the compiler where each piece runs and which sums need an all-reduce.
 
     Raises:
         TypeError: ``loss_fn`` not callable, ``optimizer`` without ``init``/``update``.

@@ -70,14 +70,6 @@ def check_model(model) -> None:
         check_finite(name, values)
 
 
-def _key_name(entry) -> str:
-    """The name in one step of a pytree path: an attribute, a dict key or an index."""
-    for attribute in ("name", "key", "idx"):
-        if hasattr(entry, attribute):
-            return str(getattr(entry, attribute))
-    return str(entry)
-
-
 def _id_tables(model) -> dict[str, dict[str, int]]:
     """The rows of the model's user and item tables, by path: ``{"user": {".users.table": 943}, "item": {...}}``.
 
@@ -91,7 +83,7 @@ def _id_tables(model) -> dict[str, dict[str, int]]:
     tables: dict[str, dict[str, int]] = {"user": {}, "item": {}}
     flat = jax.tree_util.tree_flatten_with_path(model, is_leaf=lambda x: isinstance(x, Embedding))[0]
     for path, leaf in flat:
-        name = _key_name(path[-1]).lower() if path else ""
+        name = jax.tree_util.keystr(path[-1:]).strip(".[]'\"").lower()  # ".users", "['users']" -> "users"
         if isinstance(leaf, Embedding) and np.ndim(leaf.table) >= 2:
             where, rows = jax.tree_util.keystr(path) + ".table", np.shape(leaf.table)[-2]
         elif "bias" in name and np.ndim(leaf) >= 1:

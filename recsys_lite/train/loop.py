@@ -11,9 +11,8 @@ import jax
 import numpy as np
 
 from recsys_lite import config
-from recsys_lite.train.diverged import all_finite, explain_divergence
 from recsys_lite.train.inputs import check_data, check_model, check_options, validation_scores
-from recsys_lite.train.step import run_epoch, run_epoch_steps
+from recsys_lite.train.step import all_finite, explain_divergence, run_epoch, run_epoch_steps
 
 __all__ = ["fit", "History"]
 
@@ -78,39 +77,22 @@ def _monitored(history: History, scores: dict[str, float], monitor: str | None, 
     return scores[history.monitor]
 
 
-class _Progress:
-    """A tqdm bar (``progress`` True, or None outside the book build), one summary line (None while
-    :func:`recsys_lite.config.book_build` is on), or nothing (False)."""
+def _progress_bar(progress: bool | None, epochs: int, desc: str):
+    """A tqdm bar over the epochs; None with ``progress=False``, and with None while the book builds."""
+    if progress is False or (progress is None and config.book_build()):
+        return None
+    from tqdm.auto import tqdm
 
-    def __init__(self, progress: bool | None, epochs: int, desc: str):
-        self.summary, self.desc, self.started = progress is None and config.book_build(), desc, time.perf_counter()
-        self.bar = None
-        if progress or (progress is None and not self.summary):
-            from tqdm.auto import tqdm
+    return tqdm(total=epochs, desc=desc, unit="epoch", leave=True)
 
-            self.bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=True)
 
-    def epoch(self, history: History) -> None:
-        if self.bar is not None:
-            postfix = {"loss": f"{history.train_loss[-1]:.4f}"}
-            if history.monitor:
-                postfix[history.monitor] = f"{history.valid[-1][history.monitor]:.4f}"
-            self.bar.set_postfix(postfix)
-            self.bar.update(1)
-
-    def close(self, history: History) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        if not self.summary:
-            return
-        line = (f"{self.desc}: {history.epochs} epochs in {time.perf_counter() - self.started:.1f} s, "
-                f"final training loss {history.train_loss[-1]:.4f}")
-        if history.monitor:
-            best = history.valid[history.best_epoch][history.monitor]
-            line += f"; best validation {history.monitor} {best:.4f} at epoch {history.best_epoch + 1}"
-            if history.stopped_early:
-                line += " (stopped early)"
-        print(line)
+def _summary(desc: str, history: History, seconds: float) -> str:
+    """The one line the book build prints about a finished :func:`fit`, instead of a progress bar."""
+    line = f"{desc}: {history.epochs} epochs in {seconds:.1f} s, final training loss {history.train_loss[-1]:.4f}"
+    if history.monitor:
+        best = history.valid[history.best_epoch][history.monitor]
+        line += f"; best validation {history.monitor} {best:.4f} at epoch {history.best_epoch + 1}"
+    return line + (" (stopped early)" if history.stopped_early else "")
 
 
 def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, epochs: int = 10,
@@ -120,9 +102,8 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
     """Train ``model`` by minibatch gradient steps; return the kept model and a :class:`History`.
 
     Each epoch draws its key ``fold_in(key, epoch)``, shuffles the rows with
-    it and takes one :func:`~recsys_lite.train.make_step` step per minibatch
-    (:mod:`~recsys_lite.train.step`). After the epoch it checks that the
-    losses and parameters are finite (:mod:`~recsys_lite.train.diverged`),
+    it and takes one :func:`~recsys_lite.train.make_step` step per minibatch.
+    After the epoch it checks that the losses and parameters are finite,
     calls ``validate(model)``, remembers the best epoch, stops when
     ``patience`` runs out, and reports progress.
 
@@ -166,9 +147,7 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
             hybrid: 1.8 s instead of 2.8 s), while small models are faster
             inside one (MF: 0.08 s instead of 0.24 s, as each call costs
             about half a millisecond). The updates are the same either way, up
-            to floating-point rounding. Either way the program is compiled
-            once and reused by later calls with the same ``loss_fn`` and
-            ``optimizer`` objects and data of the same shapes.
+            to floating-point rounding.
 
     Returns:
         ``(model, history)``, ``model`` as ``keep`` says.
@@ -199,7 +178,7 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
     epoch_of = partial(run_epoch if scan else run_epoch_steps, loss_fn=loss_fn, optimizer=optimizer,
                        batch_size=batch_size)
     history, opt_state, best_model, best_score = History(), optimizer.init(model), model, None
-    report = _Progress(progress, epochs, desc)
+    bar, started = _progress_bar(progress, epochs, desc), time.perf_counter()
     for epoch in range(epochs):
         tick = time.perf_counter()
         epoch_key = jax.random.fold_in(key, epoch)
@@ -209,16 +188,23 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
                                np.asarray(losses), new_model)
         model, opt_state = new_model, new_state
         history.train_loss.append(float(np.asarray(losses).mean()))
+        postfix = {"loss": f"{history.train_loss[-1]:.4f}"}
         if validate is None:
             best_model, history.best_epoch = model, epoch
         else:
             score = _monitored(history, validation_scores(validate(model), epoch), monitor, epoch)
+            postfix[history.monitor] = f"{score:.4f}"
             if best_score is None or (score > best_score if mode == "max" else score < best_score):
                 best_model, best_score, history.best_epoch = model, score, epoch
         history.seconds.append(time.perf_counter() - tick)
-        report.epoch(history)
+        if bar is not None:
+            bar.set_postfix(postfix)
+            bar.update(1)
         if patience is not None and epoch - history.best_epoch >= patience:
             history.stopped_early = True
             break
-    report.close(history)
+    if bar is not None:
+        bar.close()
+    elif progress is None:
+        print(_summary(desc, history, time.perf_counter() - started))
     return (best_model if keep == "best" else model), history
