@@ -77,17 +77,19 @@ def test_min_mode_and_monitor():
     assert history.best_epoch == 1
 
 
-def test_the_epoch_is_traced_once():
+@pytest.mark.parametrize("scan", [True, False])
+def test_the_epoch_is_traced_once(scan):
     traces = []
 
     def counting_loss(model, batch, key):
         traces.append(1)  # runs only while JAX traces the function
         return _mse(model, batch, key)
 
-    fit(ZERO, counting_loss, _toy(), optax.adam(0.01), key=jax.random.key(0), epochs=1, batch_size=64, progress=False)
+    kwargs = dict(key=jax.random.key(0), batch_size=64, progress=False, scan=scan)
+    fit(ZERO, counting_loss, _toy(), optax.adam(0.01), epochs=1, **kwargs)
     one_epoch = len(traces)
     traces.clear()
-    fit(ZERO, counting_loss, _toy(), optax.adam(0.01), key=jax.random.key(0), epochs=7, batch_size=64, progress=False)
+    fit(ZERO, counting_loss, _toy(), optax.adam(0.01), epochs=7, **kwargs)
     assert len(traces) == one_epoch <= 2
 
 
