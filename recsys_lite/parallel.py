@@ -32,12 +32,14 @@ deadlock waiting for a thread. Two per device leave room.)
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from recsys_lite._checks import as_array, check_optimizer, check_size, check_str, describe
 from recsys_lite.train import make_step

@@ -11,9 +11,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from recsys_lite._checks import (
-    as_array, check_finite, check_ndim, check_nonempty, check_positive, check_str, describe,
-)
+from recsys_lite._checks import as_array, check_finite, check_ndim, check_nonempty, check_positive, check_str, describe
 
 __all__ = ["BOOK_STYLE", "use_book_style", "long_tail", "history"]
 

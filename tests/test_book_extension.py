@@ -27,7 +27,8 @@ def _build(tmp_path, *, succeed=True):
     return reread
 
 
-def test_cache_survives_when_nothing_changed_and_is_cleared_when_the_data_source_changes(tmp_path, monkeypatch, ml100k_root):
+def test_cache_survives_when_nothing_changed_and_is_cleared_when_the_data_source_changes(tmp_path, monkeypatch,
+                                                                                          ml100k_root):
     cache = tmp_path / "_build" / ".jupyter_cache"
     monkeypatch.setenv("RECSYS_LITE_DATA", str(ml100k_root))
     assert _build(tmp_path) == ["chapters/01_x"]  # a first build reads everything

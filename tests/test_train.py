@@ -8,8 +8,8 @@ import numpy as np
 import optax
 import pytest
 
-from recsys_lite._pytree import pytree_dataclass
 from recsys_lite import config, plots
+from recsys_lite._pytree import pytree_dataclass
 from recsys_lite.train import History, TrainingDiverged, fit, make_step
 
 
@@ -132,7 +132,8 @@ def test_bad_arguments():
     kwargs = dict(key=jax.random.key(0), progress=False)
     with pytest.raises(ValueError, match="`batch_size` must be a positive integer; got 0"):
         fit(ZERO, _mse, data, optax.sgd(0.1), batch_size=0, **kwargs)
-    with pytest.raises(ValueError, match=r"`data` arrays must share their first dimension; got lengths \{'x': 10, 'y': 9\}"):
+    with pytest.raises(ValueError, match=r"`data` arrays must share their first dimension; got lengths "
+                                         r"\{'x': 10, 'y': 9\}"):
         fit(ZERO, _mse, {"x": data["x"], "y": data["y"][:9]}, optax.sgd(0.1), **kwargs)
     with pytest.raises(TypeError, match="`data` must be a non-empty dict"):
         fit(ZERO, _mse, [data["x"]], optax.sgd(0.1), **kwargs)

@@ -6,11 +6,10 @@ update for each with ``lax.scan``,
 
     θ_{t+1} = θ_t + update(∇J_B(θ_t)),      J_B = loss_fn(θ, batch B)
 
-so an epoch costs one call from Python. The pieces: :mod:`.step` (the pure
-step :func:`make_step`, which :func:`~recsys_lite.parallel.data_parallel_step`
-jits too, the two epoch runners and the NaN guard), :mod:`.inputs` (what
-:func:`fit` checks before anything is compiled) and :mod:`.loop` (:func:`fit`
-and its :class:`History`; :func:`recsys_lite.plots.history` draws one).
+so an epoch costs one call from Python. The pieces: :mod:`.step` (the step
+:func:`make_step`, also jitted by :func:`~recsys_lite.parallel.data_parallel_step`,
+the epoch runners, the NaN guard), :mod:`.inputs` (the model and data checks)
+and :mod:`.loop` (:func:`fit`, :class:`History`; ``plots.history`` draws one).
 """
 
 from recsys_lite.train.loop import History, fit

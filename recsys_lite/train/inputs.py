@@ -1,4 +1,4 @@
-"""What :func:`~recsys_lite.train.fit` refuses, before anything is compiled, and what ``validate`` must return.
+"""What :func:`~recsys_lite.train.fit` refuses in a model and its data, before anything is compiled.
 
 Every array of ``data`` holds numbers, float arrays are finite, and id columns
 (``user``, ``item``, ``history``, ``sequence``) hold integers that index the
@@ -7,55 +7,21 @@ model's user and item tables; the model's parameters are finite floats.
 
 from __future__ import annotations
 
-import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recsys_lite._checks import (
-    as_array, check_callable, check_finite, check_flag, check_ids, check_key, check_lengths, check_optimizer, check_size,
-    check_str, describe,
-)
+from recsys_lite._checks import as_array, check_finite, check_ids, check_lengths, check_size, describe
 
-__all__ = ["check_options", "check_model", "check_data", "validation_scores"]
+__all__ = ["check_model", "check_data"]
 
 # Columns of `data` that hold ids, and the kind of table they index: a padded
 # item sequence may also hold the padding id, the last row of the largest item table.
 _ID_COLUMNS = {"user": "user", "users": "user", "item": "item", "items": "item",
                "history": "padded", "sequence": "padded", "sequences": "padded"}
-
-
-def check_options(loss_fn, optimizer, key, epochs, validate, monitor, mode, patience, keep, progress, desc,
-                  scan) -> None:
-    """The arguments of :func:`~recsys_lite.train.fit` other than the model and the data."""
-    check_callable("loss_fn", loss_fn, "loss_fn(model, batch, key) -> scalar")
-    check_optimizer("optimizer", optimizer)
-    for name, value in (("loss_fn", loss_fn), ("optimizer", optimizer)):
-        try:  # they are static arguments of the jitted epoch, which is kept per (loss_fn, optimizer)
-            hash(value)
-        except TypeError:
-            raise TypeError(f"`{name}` must be hashable (a function, a functools.partial, an optax "
-                            f"transformation), as jit keys the compiled epoch by it; got {describe(value)}.") from None
-    check_key("key", key)
-    check_size("epochs", epochs)
-    if validate is not None:
-        check_callable("validate", validate, "validate(model) -> dict of numbers (or a number), or None")
-    check_str("monitor", monitor, allow_none=True)
-    if mode not in ("max", "min"):
-        raise ValueError(f"`mode` must be 'max' or 'min'; got {mode!r}.")
-    if patience is not None:
-        check_size("patience", patience)
-        if validate is None:
-            raise ValueError(f"`patience` needs `validate`: early stopping watches a validation metric; got "
-                             f"patience={patience!r} and validate=None.")
-    if keep not in ("best", "last"):
-        raise ValueError(f"`keep` must be 'best' (the best validated epoch's model) or 'last'; got {keep!r}.")
-    if progress is not None:
-        check_flag("progress", progress)
-    check_str("desc", desc)
-    check_flag("scan", scan)
 
 
 def check_model(model) -> None:
@@ -116,7 +82,8 @@ def _check_ids(name: str, ids: np.ndarray, kind: str, tables: dict[str, dict[str
 def check_data(data: Mapping[str, Any], batch_size: int, model) -> dict[str, jax.Array]:
     """``data`` as JAX arrays, after checking it (see :func:`~recsys_lite.train.fit`, Raises)."""
     if not isinstance(data, Mapping) or not data:
-        raise TypeError(f"`data` must be a non-empty dict of arrays sharing their first dimension; got {describe(data)}.")
+        raise TypeError(f"`data` must be a non-empty dict of arrays sharing their first dimension; got "
+                        f"{describe(data)}.")
     arrays = {}
     for name, value in data.items():
         value = as_array(f"data[{name!r}]", value)
@@ -140,23 +107,3 @@ def check_data(data: Mapping[str, Any], batch_size: int, model) -> dict[str, jax
             sequences = arrays[sequence_name]
             check_lengths(f"data[{lengths_name!r}]", arrays[lengths_name], sequences.shape[:1], sequences.shape[1])
     return arrays
-
-
-def validation_scores(result, epoch: int) -> dict[str, float]:
-    """What ``validate`` returned after ``epoch``, as ``{name: float}``; NaN/inf is an error."""
-    scores = dict(result) if isinstance(result, Mapping) else {"valid": result}
-    if not scores:
-        raise ValueError(f"`validate` returned an empty dict at epoch {epoch + 1}; it must return at least one metric.")
-    out = {}
-    for name, value in scores.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"`validate` must return a number or a dict of numbers; at epoch {epoch + 1} its "
-                            f"{name!r} is {describe(value)}.") from None
-        if not math.isfinite(number):
-            raise ValueError(f"`validate` returned {number} for the metric {name!r} at epoch {epoch + 1}: a "
-                             "validation metric must be finite (has the model diverged, or is the metric "
-                             "undefined on these data?).")
-        out[name] = number
-    return out

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import jax
 import numpy as np
 
 from recsys_lite import config
-from recsys_lite.train.inputs import check_data, check_model, check_options, validation_scores
+from recsys_lite._checks import check_callable, check_flag, check_key, check_optimizer, check_size, check_str, describe
+from recsys_lite.train.inputs import check_data, check_model
 from recsys_lite.train.step import all_finite, explain_divergence, run_epoch, run_epoch_steps
 
 __all__ = ["fit", "History"]
@@ -62,6 +65,57 @@ class History:
             frame[name] = self.metric(name)
         frame.index.name = "epoch"
         return frame
+
+
+def _check_options(loss_fn, optimizer, key, epochs, validate, monitor, mode, patience, keep, progress, desc,
+                  scan) -> None:
+    """The arguments of :func:`~recsys_lite.train.fit` other than the model and the data."""
+    check_callable("loss_fn", loss_fn, "loss_fn(model, batch, key) -> scalar")
+    check_optimizer("optimizer", optimizer)
+    for name, value in (("loss_fn", loss_fn), ("optimizer", optimizer)):
+        try:  # they are static arguments of the jitted epoch, which is kept per (loss_fn, optimizer)
+            hash(value)
+        except TypeError:
+            raise TypeError(f"`{name}` must be hashable (a function, a functools.partial, an optax "
+                            f"transformation), as jit keys the compiled epoch by it; got {describe(value)}.") from None
+    check_key("key", key)
+    check_size("epochs", epochs)
+    if validate is not None:
+        check_callable("validate", validate, "validate(model) -> dict of numbers (or a number), or None")
+    check_str("monitor", monitor, allow_none=True)
+    if mode not in ("max", "min"):
+        raise ValueError(f"`mode` must be 'max' or 'min'; got {mode!r}.")
+    if patience is not None:
+        check_size("patience", patience)
+        if validate is None:
+            raise ValueError(f"`patience` needs `validate`: early stopping watches a validation metric; got "
+                             f"patience={patience!r} and validate=None.")
+    if keep not in ("best", "last"):
+        raise ValueError(f"`keep` must be 'best' (the best validated epoch's model) or 'last'; got {keep!r}.")
+    if progress is not None:
+        check_flag("progress", progress)
+    check_str("desc", desc)
+    check_flag("scan", scan)
+
+
+def _validation_scores(result, epoch: int) -> dict[str, float]:
+    """What ``validate`` returned after ``epoch``, as ``{name: float}``; NaN/inf is an error."""
+    scores = dict(result) if isinstance(result, Mapping) else {"valid": result}
+    if not scores:
+        raise ValueError(f"`validate` returned an empty dict at epoch {epoch + 1}; it must return at least one metric.")
+    out = {}
+    for name, value in scores.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"`validate` must return a number or a dict of numbers; at epoch {epoch + 1} its "
+                            f"{name!r} is {describe(value)}.") from None
+        if not math.isfinite(number):
+            raise ValueError(f"`validate` returned {number} for the metric {name!r} at epoch {epoch + 1}: a "
+                             "validation metric must be finite (has the model diverged, or is the metric "
+                             "undefined on these data?).")
+        out[name] = number
+    return out
 
 
 def _monitored(history: History, scores: dict[str, float], monitor: str | None, epoch: int) -> float:
@@ -171,7 +225,7 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
             the message names the epoch, the step and the first non-finite
             value with its path in the pytree (e.g. ``.users.table``).
     """
-    check_options(loss_fn, optimizer, key, epochs, validate, monitor, mode, patience, keep, progress, desc, scan)
+    _check_options(loss_fn, optimizer, key, epochs, validate, monitor, mode, patience, keep, progress, desc, scan)
     check_model(model)
     arrays = check_data(data, batch_size, model)
     batch_size = min(int(batch_size), next(iter(arrays.values())).shape[0])
@@ -192,7 +246,7 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
         if validate is None:
             best_model, history.best_epoch = model, epoch
         else:
-            score = _monitored(history, validation_scores(validate(model), epoch), monitor, epoch)
+            score = _monitored(history, _validation_scores(validate(model), epoch), monitor, epoch)
             postfix[history.monitor] = f"{score:.4f}"
             if best_score is None or (score > best_score if mode == "max" else score < best_score):
                 best_model, best_score, history.best_epoch = model, score, epoch

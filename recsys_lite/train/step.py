@@ -16,8 +16,8 @@ names the step and the first loss, gradient, update or parameter gone bad.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -108,7 +108,8 @@ def run_epoch(model, opt_state, epoch_key, arrays, *, loss_fn, optimizer, batch_
         model, opt_state, loss = step(*carry, *batch_and_key)
         return (model, opt_state), loss
 
-    (model, opt_state), losses = jax.lax.scan(scan_step, (model, opt_state), epoch_batches(arrays, epoch_key, batch_size))
+    batches_and_keys = epoch_batches(arrays, epoch_key, batch_size)
+    (model, opt_state), losses = jax.lax.scan(scan_step, (model, opt_state), batches_and_keys)
     return model, opt_state, losses
 
 
