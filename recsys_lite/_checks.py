@@ -365,3 +365,10 @@ def check_sizes(name: str, value: Any, *, allow_empty: bool = False) -> tuple[in
     if not value and not allow_empty:
         raise ValueError(f"`{name}` must hold at least one size; got {value!r}.")
     return tuple(check_size(f"{name}[{i}]", n) for i, n in enumerate(value))
+
+
+def check_optimizer(name: str, value: Any) -> None:
+    """Raise ``TypeError`` unless ``value`` is optax-shaped: ``init(params)`` and ``update(grads, state, params)``."""
+    if not (callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))):
+        raise TypeError(f"`{name}` must be an optax-shaped GradientTransformation with init(params) and "
+                        f"update(grads, state, params), e.g. optim.adam(1e-3); got {describe(value)}.")

@@ -32,15 +32,17 @@ deadlock waiting for a thread. Two per device leave room.)
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
-from recsys_lite._checks import as_array, check_callable, check_str, describe
-from recsys_lite.optim import apply_updates
+from recsys_lite._checks import as_array, check_optimizer, check_size, check_str, describe
+from recsys_lite.train import make_step
 
 __all__ = ["make_mesh", "shard_batch", "replicate", "pad_rows", "shard_rows", "init_optimizer", "data_parallel_step"]
 
@@ -52,16 +54,15 @@ def make_mesh(n_devices: int | None = None, axis: str = "data") -> Mesh:
     ``NamedSharding(mesh, P("data"))`` splits an array's first dimension over it.
 
     Raises:
-        ValueError: ``n_devices`` not an integer in [1, number of devices].
-        TypeError: ``axis`` not a string.
+        TypeError: ``n_devices`` not an integer, ``axis`` not a string.
+        ValueError: ``n_devices`` < 1 or more than the devices JAX sees.
     """
     check_str("axis", axis)
     devices = jax.devices()
-    if n_devices is None:
-        n_devices = len(devices)
-    if isinstance(n_devices, bool) or not isinstance(n_devices, (int, np.integer)) or not 1 <= n_devices <= len(devices):
-        raise ValueError(f"`n_devices` must be an integer in [1, {len(devices)}] (the devices JAX sees: "
-                         f"{len(devices)} {devices[0].platform.upper()}); got {describe(n_devices)}.")
+    n_devices = len(devices) if n_devices is None else check_size("n_devices", n_devices)
+    if n_devices > len(devices):
+        raise ValueError(f"`n_devices` must be at most the number of devices JAX sees, {len(devices)} "
+                         f"{devices[0].platform.upper()}; got {n_devices}.")
     return Mesh(np.array(devices[:n_devices]), (axis,))
 
 
@@ -130,14 +131,13 @@ def pad_rows(table: Any, multiple: int) -> jax.Array:
     looked up: its gradient is zero and an optimizer leaves it at zero.
 
     Raises:
-        TypeError: ``table`` not an array of numbers.
-        ValueError: ``table`` without rows, ``multiple`` not a positive integer.
+        TypeError: ``table`` not an array of numbers, ``multiple`` not an integer.
+        ValueError: ``table`` without rows, ``multiple`` < 1.
     """
     table = jnp.asarray(as_array("table", table))
     if table.ndim == 0:
         raise ValueError(f"`table` must have rows; got {describe(table)}.")
-    if isinstance(multiple, bool) or not isinstance(multiple, (int, np.integer)) or multiple < 1:
-        raise ValueError(f"`multiple` must be a positive integer; got {describe(multiple)}.")
+    check_size("multiple", multiple)
     extra = -table.shape[0] % multiple
     return jnp.pad(table, [(0, extra)] + [(0, 0)] * (table.ndim - 1))
 
@@ -176,13 +176,12 @@ def init_optimizer(optimizer, model: Any, mesh: Mesh) -> Any:
     so the jitted step compiles once rather than again after its first call.
 
     Raises:
-        TypeError: ``optimizer`` without ``init``, ``mesh`` not a Mesh, a leaf
+        TypeError: ``optimizer`` without ``init``/``update``, ``mesh`` not a Mesh, a leaf
             of ``model`` not an array of numbers.
     """
     _check_mesh(mesh)
     _check_leaves("model", model)
-    check_callable("optimizer.init", getattr(optimizer, "init", None),
-                   "init(params) -> state (an optax-shaped optimizer)")
+    check_optimizer("optimizer", optimizer)
 
     def place(leaf):
         if isinstance(getattr(leaf, "sharding", None), NamedSharding) and leaf.sharding.mesh == mesh:
@@ -193,28 +192,15 @@ def init_optimizer(optimizer, model: Any, mesh: Mesh) -> Any:
 
 
 def data_parallel_step(loss_fn: Callable, optimizer) -> Callable:
-    """One jitted training step, for 1 device or many: the code does not change.
+    """One jitted training step, for 1 device or many: ``jax.jit`` of :func:`recsys_lite.train.make_step`.
 
-    ``loss_fn(model, batch, key) -> J`` (a scalar) and an optax-shaped
-    ``optimizer``. The returned ``step(model, opt_state, batch, key)`` computes
-
-        J, g = J_B(θ_t), ∇J_B(θ_t);   u_t, s_{t+1} = update(g, s_t, θ_t);   θ_{t+1} = θ_t + u_t
-
-    and returns ``(θ_{t+1}, s_{t+1}, J)``. Nothing in it mentions devices: the
-    shardings of the inputs (a batch from :func:`shard_batch`, a model from
-    :func:`replicate` or :func:`shard_rows`) tell the compiler where each
-    piece runs and which sums need an all-reduce across devices.
+    ``step(model, opt_state, batch, key) -> (θ_{t+1}, s_{t+1}, J)`` is the step
+    :func:`~recsys_lite.train.fit` takes, θ_{t+1} = θ_t + update(∇J_B(θ_t)).
+    Nothing in it mentions devices: the shardings of the inputs (a batch from
+    :func:`shard_batch`, a model from :func:`replicate` or :func:`shard_rows`)
+    tell the compiler where each piece runs and which sums need an all-reduce.
 
     Raises:
-        TypeError: ``loss_fn`` not callable, ``optimizer`` without ``update``.
+        TypeError: ``loss_fn`` not callable, ``optimizer`` without ``init``/``update``.
     """
-    check_callable("loss_fn", loss_fn, "loss_fn(model, batch, key) -> scalar")
-    check_callable("optimizer.update", getattr(optimizer, "update", None),
-                   "update(grads, state, params) (an optax-shaped optimizer)")
-
-    def step(model, opt_state, batch, key):
-        loss, grads = jax.value_and_grad(loss_fn)(model, batch, key)
-        updates, opt_state = optimizer.update(grads, opt_state, model)
-        return apply_updates(model, updates), opt_state, loss
-
-    return jax.jit(step)
+    return jax.jit(make_step(loss_fn, optimizer))

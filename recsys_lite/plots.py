@@ -1,4 +1,4 @@
-"""The few matplotlib helpers the chapters share.
+"""The few matplotlib helpers the chapters share: the book's style, a long tail, a training history.
 
 Figures in the book should look alike and be byte-for-byte reproducible (the
 website's execution cache and the slider frames depend on it), so every
@@ -11,11 +11,9 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from recsys_lite._checks import (
-    as_array, check_finite, check_ndim, check_nonempty, check_positive, check_str, describe,
-)
+from recsys_lite._checks import as_array, check_finite, check_ndim, check_nonempty, check_positive, check_str, describe
 
-__all__ = ["BOOK_STYLE", "use_book_style", "long_tail"]
+__all__ = ["BOOK_STYLE", "use_book_style", "long_tail", "history"]
 
 BOOK_STYLE = {
     "figure.figsize": (6.4, 3.6),
@@ -81,3 +79,41 @@ def long_tail(ax: plt.Axes, counts, *, label: str | None = None, head_share: flo
     ax.set_xlabel("item rank by popularity")
     ax.set_ylabel("interactions (log scale)")
     return float(counts[:head].sum() / max(counts.sum(), 1))
+
+
+def history(history, ax: plt.Axes | None = None, *, label: str | None = None) -> plt.Axes:
+    """Draw a :class:`~recsys_lite.train.History`: the training loss per epoch (left axis), and
+    the monitored validation metric (right axis) with a dotted line at the best epoch.
+
+    Args:
+        history: what :func:`~recsys_lite.train.fit` returned beside the model.
+        ax: the axes to draw on (None: a new 6 × 3 inch figure).
+        label: the loss curve's legend label (default ``"training loss"``).
+
+    Returns:
+        ``ax``, the axes of the loss; the metric's are ``ax.figure.axes[-1]``.
+
+    Raises:
+        TypeError: ``history`` not a History, ``ax`` neither None nor a matplotlib
+            Axes, ``label`` not a string.
+    """
+    from recsys_lite.train import History
+
+    if not isinstance(history, History):
+        raise TypeError(f"`history` must be the History that train.fit returned; got {describe(history)}.")
+    if ax is not None and not isinstance(ax, plt.Axes):
+        raise TypeError(f"`ax` must be a matplotlib Axes or None; got {describe(ax)}.")
+    check_str("label", label, allow_none=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    epochs = np.arange(1, history.epochs + 1)
+    ax.plot(epochs, history.train_loss, color="C0", label=label or "training loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss", color="C0")
+    if history.monitor is not None:
+        right = ax.twinx()
+        right.plot(epochs, history.metric(history.monitor), color="C1", marker=".", label=history.monitor)
+        right.set_ylabel(f"validation {history.monitor}", color="C1")
+        right.axvline(history.best_epoch + 1, color="C1", ls=":", lw=1)
+        right.grid(False)
+    return ax

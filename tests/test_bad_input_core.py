@@ -77,6 +77,13 @@ def _fit(model=LINE, loss_fn=_line_loss, rows=None, optimizer=None, **kwargs):
     return fit(model, loss_fn, _toy() if rows is None else rows, optimizer or optim.sgd(0.1), **kwargs)
 
 
+class _UnhashableLoss:
+    __hash__ = None
+
+    def __call__(self, model, batch, key):
+        return _line_loss(model, batch, key)
+
+
 def _gru_fit(sequence, length):
     rows = {"sequence": np.array(sequence, np.int32), "length": np.array(length, np.int32)}
     return fit(GRU, models.gru4rec_loss, rows, optim.adam(0.01), key=KEY, progress=False)
@@ -162,8 +169,8 @@ CASES = {
     "fit epochs -3": (lambda: _fit(epochs=-3), ValueError, "epochs"),
     "fit batch_size 0": (lambda: _fit(batch_size=0), ValueError, "batch_size"),
     "fit batch_size -8": (lambda: _fit(batch_size=-8), ValueError, "batch_size"),
-    "fit batch_size 2.5": (lambda: _fit(batch_size=2.5), ValueError, "batch_size"),
-    "fit batch_size True": (lambda: _fit(batch_size=True), ValueError, "batch_size"),
+    "fit batch_size 2.5": (lambda: _fit(batch_size=2.5), TypeError, "batch_size"),
+    "fit batch_size True": (lambda: _fit(batch_size=True), TypeError, "batch_size"),
     "fit mode": (lambda: _fit(mode="best"), ValueError, "mode"),
     "fit patience 0": (lambda: _fit(patience=0), ValueError, "patience"),
     "fit patience 1.5": (lambda: _fit(patience=1.5), TypeError, "patience"),
@@ -178,7 +185,13 @@ CASES = {
     "fit scan an int": (lambda: _fit(scan=1), TypeError, "scan"),
     "fit desc None": (lambda: _fit(desc=None), TypeError, "desc"),
     "fit patience without validate": (lambda: _fit(patience=2), ValueError, "patience"),
-    "History.plot ax a string": (lambda: train.History(train_loss=[1.0], seconds=[0.1]).plot("left"), TypeError, "ax"),
+    "fit keep": (lambda: _fit(keep="first"), ValueError, "keep"),
+    "fit loss unhashable": (lambda: _fit(loss_fn=_UnhashableLoss()), TypeError, "loss_fn"),
+    "make_step loss None": (lambda: train.make_step(None, optim.adam(0.1)), TypeError, "loss_fn"),
+    "make_step optimizer a function": (lambda: train.make_step(_line_loss, optim.adam), TypeError, "optimizer"),
+    "plots.history ax a string": (lambda: plots.history(train.History(train_loss=[1.0], seconds=[0.1]), "left"), TypeError, "ax"),
+    "plots.history a dict": (lambda: plots.history({"train_loss": [1.0]}), TypeError, "history"),
+    "plots.history label 3": (lambda: plots.history(train.History(train_loss=[1.0], seconds=[0.1]), label=3), TypeError, "label"),
     "History.metric unknown": (lambda: train.History(valid=[{"a": 1.0}], train_loss=[1.0]).metric("b"), ValueError, "`name`"),
     # metrics: rating errors
     "rmse NaN target": (lambda: metrics.rmse([1.0, 2.0], [NAN, 2.0]), ValueError, "target"),
@@ -324,7 +337,8 @@ CASES = {
     "RECSYS_LITE_OFFLINE maybe": (lambda: _with_env("RECSYS_LITE_OFFLINE", "maybe", data.load_movielens), ValueError, "RECSYS_LITE_OFFLINE"),
     # parallel
     "make_mesh 0 devices": (lambda: parallel.make_mesh(0), ValueError, "n_devices"),
-    "make_mesh 1.0 devices": (lambda: parallel.make_mesh(1.0), ValueError, "n_devices"),
+    "make_mesh 1.0 devices": (lambda: parallel.make_mesh(1.0), TypeError, "n_devices"),
+    "make_mesh too many devices": (lambda: parallel.make_mesh(jax.device_count() + 1), ValueError, "n_devices"),
     "make_mesh axis an int": (lambda: parallel.make_mesh(axis=3), TypeError, "axis"),
     "shard_batch mesh a string": (lambda: parallel.shard_batch({"x": np.zeros(2)}, "mesh"), TypeError, "mesh"),
     "shard_batch empty": (lambda: parallel.shard_batch({}, MESH), TypeError, "batch"),
@@ -337,6 +351,7 @@ CASES = {
     "shard_rows scalar": (lambda: parallel.shard_rows(jnp.ones(()), MESH), ValueError, "table"),
     "init_optimizer not an optimizer": (lambda: parallel.init_optimizer(None, {"w": jnp.ones(2)}, MESH), TypeError, "optimizer"),
     "data_parallel_step loss None": (lambda: parallel.data_parallel_step(None, optim.adam(0.1)), TypeError, "loss_fn"),
+    "data_parallel_step optimizer None": (lambda: parallel.data_parallel_step(_line_loss, None), TypeError, "optimizer"),
     # widgets
     "explore fn not callable": (lambda: widgets.explore(3, a=[1, 2], mode="static"), TypeError, "fn"),
     "explore mode": (lambda: widgets.explore(_draw, a=[1, 2], mode="print"), ValueError, "mode"),
@@ -568,7 +583,7 @@ def test_a_huge_learning_rate_stops_naming_the_step_and_the_parameter():
         fit(MF, models.rating_loss, rows, optim.sgd(1e6), key=KEY, epochs=5, batch_size=8, progress=False)
     message = str(info.value)
     assert re.search(r"epoch \d+, step \d+ of 8: ", message), message
-    assert re.search(r"\.(users|items)\.table|\.(user|item)_bias|\.mu", message), message
+    assert re.search(r"\.(users|items|user_embedding|item_embedding)\.table|\.(user|item)_bias|\.mu", message), message
     assert "(the loss itself overflowed)" not in message
 
 

@@ -27,7 +27,8 @@ def _build(tmp_path, *, succeed=True):
     return reread
 
 
-def test_cache_survives_when_nothing_changed_and_is_cleared_when_the_data_source_changes(tmp_path, monkeypatch, ml100k_root):
+def test_cache_survives_when_nothing_changed_and_is_cleared_when_the_data_source_changes(tmp_path, monkeypatch,
+                                                                                          ml100k_root):
     cache = tmp_path / "_build" / ".jupyter_cache"
     monkeypatch.setenv("RECSYS_LITE_DATA", str(ml100k_root))
     assert _build(tmp_path) == ["chapters/01_x"]  # a first build reads everything
@@ -60,10 +61,11 @@ def test_fingerprint_covers_the_library_source(monkeypatch, tmp_path):
     assert ext._fingerprint() != top_level_only, "a change in a subpackage must re-run the notebooks"
 
 
-def test_the_build_sets_static_widget_mode(monkeypatch):
-    monkeypatch.setenv("RECSYS_LITE_STATIC_WIDGETS", "0")  # restored after the test
+def test_the_build_switches_book_build_mode_on(monkeypatch):
+    from recsys_lite import config
+
+    monkeypatch.setenv(config.STATIC_WIDGETS, "0")  # restored after the test
+    assert not config.book_build()
     app = types.SimpleNamespace(connect=lambda *args, **kwargs: None)
     ext.setup(app)
-    import os
-
-    assert os.environ["RECSYS_LITE_STATIC_WIDGETS"] == "1"
+    assert config.book_build()

@@ -9,7 +9,6 @@ the same model on its single device.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -22,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from recsys_lite import models, nn, optim, parallel
+from recsys_lite import models, optim, parallel
 
 N_DEVICES = 8
 N_USERS, N_ITEMS, DIM = 61, 37, 8   # row counts not divisible by 8, on purpose
@@ -65,17 +64,21 @@ def _leaves(model) -> dict[str, list]:
 
 
 def _row_sharded(model, mesh):
-    """The model with every table padded to a multiple of 8 rows and split by rows."""
+    """The model with every table (each leaf with rows, all but μ) padded to a multiple of 8 rows and split by rows."""
     rows = lambda table: parallel.shard_rows(parallel.pad_rows(table, N_DEVICES), mesh)
-    return dataclasses.replace(model, mu=parallel.replicate(model.mu, mesh),
-                               user_bias=rows(model.user_bias), item_bias=rows(model.item_bias),
-                               users=nn.Embedding(rows(model.users.table)), items=nn.Embedding(rows(model.items.table)))
+    return jax.tree.map(lambda leaf: rows(leaf) if np.ndim(leaf) else parallel.replicate(leaf, mesh), model)
 
 
-def _unpadded(leaves: dict) -> dict:
-    """Drop the padding rows (the rows past N_USERS or N_ITEMS) from ``_leaves``' output."""
-    rows = {".user_bias": N_USERS, ".users.table": N_USERS, ".item_bias": N_ITEMS, ".items.table": N_ITEMS}
+def _unpadded(leaves: dict, model) -> dict:
+    """Drop the padding rows (the rows past those of ``model``'s tables) from ``_leaves``' output."""
+    rows = {name: len(value) for name, value in _leaves(model).items() if np.ndim(value)}
     return {name: value[:rows[name]] if name in rows else value for name, value in leaves.items()}
+
+
+def _user_table(model):
+    """The user embedding table, padded or not: the model's one 2-D leaf with at least N_USERS rows."""
+    (table,) = [leaf for leaf in jax.tree.leaves(model) if np.ndim(leaf) == 2 and leaf.shape[0] >= N_USERS]
+    return table
 
 
 def _child() -> dict:
@@ -90,25 +93,24 @@ def _child() -> dict:
     out["batch_devices"] = len({s.device.id for s in batch["user"].addressable_shards})
     out["batch_spec"] = list(batch["user"].sharding.spec)
     replicated = parallel.replicate(model, mesh)
-    out["replicated_shards"] = [list(s.data.shape) for s in replicated.users.table.addressable_shards]
+    out["replicated_shards"] = [list(s.data.shape) for s in _user_table(replicated).addressable_shards]
     rows = _row_sharded(model, mesh)
-    out["row_shards"] = [list(s.data.shape) for s in rows.users.table.addressable_shards]
-    out["row_spec"] = list(rows.users.table.sharding.spec)
+    out["row_shards"] = [list(s.data.shape) for s in _user_table(rows).addressable_shards]
+    out["row_spec"] = list(_user_table(rows).sharding.spec)
 
     hlo = step.lower(replicated, optimizer.init(replicated), batch, jax.random.key(0)).compile().as_text()
     out["all_reduces"] = hlo.count("all-reduce(")
 
     trained, out["losses"] = _train(replicated, optimizer, step, batches, mesh)
     jax.block_until_ready(trained)
-    out["trained_spec"] = list(trained.users.table.sharding.spec)
+    out["trained_spec"] = list(_user_table(trained).sharding.spec)
     out["replicated"] = _leaves(trained)
     trained_rows, out["row_losses"] = _train(rows, optimizer, step, batches, mesh)
     cache_size = getattr(step, "_cache_size", None)  # private in jax 0.10: how many executables jit holds
     out["compilations"] = cache_size() if cache_size else None
     jax.block_until_ready(trained_rows)
-    leaves = _leaves(trained_rows)
-    out["row_padding_max"] = float(np.max(np.abs(np.array(leaves[".users.table"])[N_USERS:])))
-    out["row_sharded"] = _unpadded(leaves)
+    out["row_padding_max"] = float(np.max(np.abs(np.asarray(_user_table(trained_rows))[N_USERS:])))
+    out["row_sharded"] = _unpadded(_leaves(trained_rows), model)
 
     for name, call in [("batch_error", lambda: parallel.shard_batch({"user": np.zeros(100, np.int32)}, mesh)),
                        ("rows_error", lambda: parallel.shard_rows(np.zeros((N_USERS, DIM)), mesh))]:
@@ -209,7 +211,8 @@ def test_row_sharded_tables_train_the_same_model_and_keep_the_padding_at_zero(ei
 def test_the_comparison_can_fail(one_device):
     params, _ = one_device
     moved = dict(params)
-    moved[".users.table"] = (np.array(params[".users.table"]) + 10 * ATOL).tolist()
+    table = next(name for name, value in params.items() if np.ndim(value) == 2)
+    moved[table] = (np.array(params[table]) + 10 * ATOL).tolist()
     with pytest.raises(AssertionError):
         _assert_same_model(moved, params)
 

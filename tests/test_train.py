@@ -1,4 +1,4 @@
-"""fit(): learns, stops early with the best parameters, guards NaN, traces once."""
+"""fit(): learns, stops early with the best (or last) parameters, guards NaN, traces once; make_step."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import optax
 import pytest
 
+from recsys_lite import config, plots
 from recsys_lite._pytree import pytree_dataclass
-from recsys_lite.train import History, TrainingDiverged, fit
+from recsys_lite.train import History, TrainingDiverged, fit, make_step
 
 
 @pytree_dataclass
@@ -76,17 +77,19 @@ def test_min_mode_and_monitor():
     assert history.best_epoch == 1
 
 
-def test_the_epoch_is_traced_once():
+@pytest.mark.parametrize("scan", [True, False])
+def test_the_epoch_is_traced_once(scan):
     traces = []
 
     def counting_loss(model, batch, key):
         traces.append(1)  # runs only while JAX traces the function
         return _mse(model, batch, key)
 
-    fit(ZERO, counting_loss, _toy(), optax.adam(0.01), key=jax.random.key(0), epochs=1, batch_size=64, progress=False)
+    kwargs = dict(key=jax.random.key(0), batch_size=64, progress=False, scan=scan)
+    fit(ZERO, counting_loss, _toy(), optax.adam(0.01), epochs=1, **kwargs)
     one_epoch = len(traces)
     traces.clear()
-    fit(ZERO, counting_loss, _toy(), optax.adam(0.01), key=jax.random.key(0), epochs=7, batch_size=64, progress=False)
+    fit(ZERO, counting_loss, _toy(), optax.adam(0.01), epochs=7, **kwargs)
     assert len(traces) == one_epoch <= 2
 
 
@@ -127,9 +130,10 @@ def test_exploding_parameters_are_named():
 def test_bad_arguments():
     data = _toy(m=10)
     kwargs = dict(key=jax.random.key(0), progress=False)
-    with pytest.raises(ValueError, match="`batch_size` must be a positive integer; got int 0"):
+    with pytest.raises(ValueError, match="`batch_size` must be a positive integer; got 0"):
         fit(ZERO, _mse, data, optax.sgd(0.1), batch_size=0, **kwargs)
-    with pytest.raises(ValueError, match=r"`data` arrays must share their first dimension; got lengths \{'x': 10, 'y': 9\}"):
+    with pytest.raises(ValueError, match=r"`data` arrays must share their first dimension; got lengths "
+                                         r"\{'x': 10, 'y': 9\}"):
         fit(ZERO, _mse, {"x": data["x"], "y": data["y"][:9]}, optax.sgd(0.1), **kwargs)
     with pytest.raises(TypeError, match="`data` must be a non-empty dict"):
         fit(ZERO, _mse, [data["x"]], optax.sgd(0.1), **kwargs)
@@ -139,13 +143,18 @@ def test_bad_arguments():
         fit(ZERO, _mse, data, optax.sgd(0.1), validate=lambda m: {"a": 1.0}, monitor="b", **kwargs)
 
 
-def test_history_plot_draws_both_axes():
+def test_plots_history_draws_both_axes():
     import matplotlib.pyplot as plt
 
     history = History(train_loss=[3.0, 2.0], valid=[{"ndcg": 0.1}, {"ndcg": 0.2}], monitor="ndcg", best_epoch=1,
                       seconds=[0.1, 0.1])
-    ax = history.plot()
+    ax = plots.history(history)
     assert len(ax.figure.axes) == 2
+    assert list(ax.figure.axes[-1].lines[0].get_ydata()) == [0.1, 0.2]
+    plt.close(ax.figure)
+    _, ax = plt.subplots()
+    assert plots.history(History(train_loss=[1.0], seconds=[0.1], best_epoch=0), ax, label="loss") is ax
+    assert len(ax.figure.axes) == 1  # no validation: no right axis
     plt.close(ax.figure)
 
 
@@ -156,3 +165,48 @@ def test_step_by_step_epochs_make_the_same_updates_as_the_scan():
     looped, h_loop = fit(ZERO, _mse, data, optax.adam(0.05), scan=False, **kwargs)
     np.testing.assert_allclose(looped.w, scanned.w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(h_loop.train_loss, h_scan.train_loss, rtol=1e-5)
+
+
+def test_keep_last_returns_the_final_epoch_and_still_reports_the_best():
+    seen = []
+    scores = iter([0.9, 0.1, 0.2])
+
+    def validate(model):
+        seen.append(model)
+        return next(scores)
+
+    kwargs = dict(key=jax.random.key(0), epochs=3, batch_size=64, progress=False)
+    last, history = fit(ZERO, _mse, _toy(), optax.sgd(0.05), validate=validate, keep="last", **kwargs)
+    assert last is seen[-1] and history.best_epoch == 0 and history.monitor == "valid"
+    plain, _ = fit(ZERO, _mse, _toy(), optax.sgd(0.05), **kwargs)
+    np.testing.assert_array_equal(last.w, plain.w)  # validation does not change the training
+
+
+def test_make_step_is_one_gradient_step():
+    """Reference: the update written out with jax.grad and optax."""
+    data = {name: value[:64] for name, value in _toy().items()}
+    optimizer = optax.adam(0.1)
+    state = optimizer.init(ZERO)
+    model, new_state, loss = jax.jit(make_step(_mse, optimizer))(ZERO, state, data, jax.random.key(0))
+    updates, want_state = optimizer.update(jax.grad(_mse)(ZERO, data, None), state, ZERO)
+    want = optax.apply_updates(ZERO, updates)
+    np.testing.assert_allclose(model.w, want.w, rtol=1e-6)
+    np.testing.assert_allclose(float(loss), float(_mse(ZERO, data, None)), rtol=1e-6)
+    assert int(new_state[0].count) == int(want_state[0].count) == 1
+    with pytest.raises(ValueError, match=r"`loss_fn` reads batch\['z'\]"):
+        make_step(lambda m, b, k: jnp.mean(b["z"]), optimizer)(ZERO, state, data, None)
+
+
+def test_progress_bar_by_default_and_one_line_while_the_book_builds(monkeypatch, capsys):
+    kwargs = dict(key=jax.random.key(0), epochs=2, batch_size=64, desc="toy run")
+    monkeypatch.setenv(config.STATIC_WIDGETS, "0")
+    fit(ZERO, _mse, _toy(), optax.sgd(0.05), **kwargs)
+    out, err = capsys.readouterr()
+    assert "toy run" in err and "2/2" in err and out == ""  # tqdm writes its bar to stderr
+    monkeypatch.setenv(config.STATIC_WIDGETS, "1")
+    fit(ZERO, _mse, _toy(), optax.sgd(0.05), validate=lambda m: {"ndcg": 0.5}, **kwargs)
+    out, err = capsys.readouterr()
+    assert out.startswith("toy run: 2 epochs in ") and "best validation ndcg 0.5000 at epoch 1" in out
+    assert err == ""
+    fit(ZERO, _mse, _toy(), optax.sgd(0.05), progress=False, **kwargs)
+    assert capsys.readouterr() == ("", "")

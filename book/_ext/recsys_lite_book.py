@@ -1,9 +1,10 @@
 """Sphinx extension for building the recsys-lite book.
 
-1. Tells notebooks they are being executed for the website, by setting
-   ``RECSYS_LITE_STATIC_WIDGETS=1`` before any kernel starts (kernels
+1. Tells notebooks they are being executed for the website, by calling
+   ``recsys_lite.config.set_book_build()`` before any kernel starts (kernels
    inherit the environment). ``recsys_lite.widgets.explore`` then emits
-   self-contained HTML sliders instead of ipywidgets.
+   self-contained HTML sliders instead of ipywidgets, and ``train.fit``
+   prints one summary line instead of a progress bar.
 2. Keeps the execution cache honest. myst-nb's cache keys a notebook by its
    code cells only; a change to ``recsys_lite`` or to the data source would
    leave stale numbers on the page. We fingerprint both; when the
@@ -17,7 +18,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
 
@@ -87,7 +87,9 @@ def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> Non
 
 
 def setup(app):
-    os.environ["RECSYS_LITE_STATIC_WIDGETS"] = "1"
+    from recsys_lite import config
+
+    config.set_book_build()
     app.connect("config-inited", _refresh_cache)
     app.connect("env-get-outdated", _reread_notebooks)
     app.connect("build-finished", _save_fingerprint)
