@@ -57,9 +57,11 @@ import inspect
 import itertools
 import json
 import re
+from importlib import resources
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
+from string import Template
 from typing import Any, Callable, Mapping, NamedTuple
 
 import matplotlib.pyplot as plt
@@ -76,37 +78,9 @@ _MIME = {"png": "image/png", "svg": "image/svg+xml"}
 _METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}  # no dates, no versions
 _RC = {"svg.hashsalt": "recsys-lite", "svg.fonttype": "none"}
 _EXTERNAL_URL = re.compile(r"https?://|(?:src|href|srcset|action)\s*=\s*[\"']?\s*//|url\(\s*[\"']?\s*//", re.I)
-_CSS = (
-    ".rl-explorer{box-sizing:border-box;max-width:100%;margin:1em 0;padding:.5em .75em;"
-    "border:1px solid #8884;border-radius:6px}"
-    ".rl-explorer .rl-explorer-title{font-weight:600;margin:0 0 .4em}"
-    ".rl-explorer .rl-explorer-control{display:flex;flex-wrap:wrap;align-items:center;gap:.2em .75em}"
-    ".rl-explorer input[type=range]{flex:1 1 10em;min-width:8em;max-width:24em}"
-    ".rl-explorer output{font-family:monospace;min-width:4em}"
-    ".rl-explorer img.rl-explorer-frame{display:block;max-width:100%;height:auto;margin:.5em 0}"
-    ".rl-explorer .rl-explorer-weight{font-size:.75em;opacity:.7;margin:0}"
-)
-_JS = """(function () {
-  var D = %s, s = document.currentScript;
-  var root = (s && s.closest(".rl-explorer")) || document.getElementById(D.id);
-  var ins = root.querySelectorAll("input[data-param]"), outs = root.querySelectorAll("output[data-param-label]");
-  var img = root.querySelector("img.rl-explorer-frame"), txt = root.querySelector(".rl-explorer-text");
-  D.frames[D.grid[D.start]] = img.getAttribute("src");
-  function show() {
-    var idx = [], vals = [], alt = [];
-    for (var i = 0; i < ins.length; i++) {
-      var k = +ins[i].value, v = D.labels[i][k];
-      idx.push(k); outs[i].textContent = v; ins[i].setAttribute("aria-valuetext", v);
-      vals.push(D.names[i] + "=" + v); alt.push(D.captions[i] + " = " + v);
-    }
-    var key = idx.join(",");
-    img.src = D.frames[D.grid[key]]; img.alt = D.prefix + alt.join(", ");
-    img.setAttribute("data-values", vals.join(";"));
-    if (txt) txt.innerHTML = D.texts[D.textGrid[key]];
-  }
-  for (var i = 0; i < ins.length; i++) ins[i].addEventListener("input", show);
-  show();
-})();"""
+_STATIC = resources.files("recsys_lite") / "_static"  # package data, shipped in the wheel
+_CSS = "".join(_STATIC.joinpath("explorer.css").read_text("utf-8").splitlines())  # one rule a line, joined
+_JS = Template(_STATIC.joinpath("explorer.js").read_text("utf-8").rstrip("\n"))  # $data: the frames as JSON
 
 
 class _Middle:
@@ -392,7 +366,7 @@ def _static(fn: Callable, specs: list[_Spec], title: str | None, image_format: s
     if has_text:
         head.append(f'<div class="rl-explorer-text">{texts[text_grid[start]]}</div>')
     head.append(f'<p class="rl-explorer-weight">{len(frames)} frames ({len(uris)} distinct), '
-                f"{nbytes / 1000:.0f} kB</p><script>{_JS % js}</script></div>")
+                f"{nbytes / 1000:.0f} kB</p><script>{_JS.substitute(data=js)}</script></div>")
     return StaticExplorer("\n".join(head), uid, len(specs), len(frames), len(uris), nbytes)
 
 
