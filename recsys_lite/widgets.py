@@ -80,7 +80,30 @@ _RC = {"svg.hashsalt": "recsys-lite", "svg.fonttype": "none"}
 _EXTERNAL_URL = re.compile(r"https?://|(?:src|href|srcset|action)\s*=\s*[\"']?\s*//|url\(\s*[\"']?\s*//", re.I)
 _STATIC = resources.files("recsys_lite") / "_static"  # package data, shipped in the wheel
 _CSS = "".join(_STATIC.joinpath("explorer.css").read_text("utf-8").splitlines())  # one rule a line, joined
-_JS = Template(_STATIC.joinpath("explorer.js").read_text("utf-8").rstrip("\n"))  # $data: the frames as JSON
+_SCRIPT = Template(_STATIC.joinpath("explorer.js").read_text("utf-8").rstrip("\n"))  # $data: the frames as JSON
+
+# The static snippet. _fill escapes every value except _Html ones (markup built here).
+_SNIPPET = Template(
+    '<div class="rl-explorer" id="$id" data-params="$params" role="group" aria-$labelling="$label">\n'
+    "<style>$css</style>\n"
+    "$title$controls\n"
+    '<img class="rl-explorer-frame" src="$src" alt="$alt" data-values="$values">\n'
+    '$text<p class="rl-explorer-weight">$weight</p><script>$script</script></div>')
+_TITLE = Template('<p class="rl-explorer-title" id="$id">$title</p>\n')
+_CONTROL = Template(
+    '<div class="rl-explorer-control"><label for="$id">$label</label>'
+    '<input type="range" id="$id" data-param="$name" min="0" max="$max" step="1" value="$index" '
+    'aria-valuetext="$value" autocomplete="off"><output for="$id" data-param-label="$name">$value</output></div>')
+_TEXT = Template('<div class="rl-explorer-text">$text</div>\n')
+
+
+class _Html(str):
+    """Markup: built here by :func:`_fill`, or the text ``fn`` returned, already HTML."""
+
+
+def _fill(template: Template, **values: Any) -> _Html:
+    return _Html(template.substitute({k: v if isinstance(v, _Html) else html.escape(str(v))
+                                      for k, v in values.items()}))
 
 
 class _Middle:
@@ -346,28 +369,20 @@ def _static(fn: Callable, specs: list[_Spec], title: str | None, image_format: s
     data["id"] = uid
     data["frames"] = [None if i == grid[start] else u for i, u in enumerate(uris)]
     js = json.dumps(data, separators=(",", ":"))  # ensure_ascii: no raw U+2028 in the script
-    js = js.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    e = html.escape
-    head = [f'<div class="rl-explorer" id="{uid}" data-params="{e(",".join(data["names"]))}" role="group"'
-            + (f' aria-labelledby="{uid}-title">' if title else ' aria-label="Figure explorer">'),
-            f"<style>{_CSS}</style>"]
-    if title:
-        head.append(f'<p class="rl-explorer-title" id="{uid}-title">{e(title)}</p>')
-    for s in specs:
-        iid, v = f"{uid}-{s.name}", e(s.texts[s.index])
-        head.append(f'<div class="rl-explorer-control"><label for="{iid}">{e(s.label)}</label>'
-                    f'<input type="range" id="{iid}" data-param="{e(s.name)}" min="0" max="{len(s.values) - 1}" '
-                    f'step="1" value="{s.index}" aria-valuetext="{v}" autocomplete="off">'
-                    f'<output for="{iid}" data-param-label="{e(s.name)}">{v}</output></div>')
-    values = ";".join(f"{s.name}={s.texts[s.index]}" for s in specs)
-    alt = data["prefix"] + ", ".join(f"{s.label} = {s.texts[s.index]}" for s in specs)
-    head.append(f'<img class="rl-explorer-frame" src="{uris[grid[start]]}" alt="{e(alt)}" '
-                f'data-values="{e(values)}">')
-    if has_text:
-        head.append(f'<div class="rl-explorer-text">{texts[text_grid[start]]}</div>')
-    head.append(f'<p class="rl-explorer-weight">{len(frames)} frames ({len(uris)} distinct), '
-                f"{nbytes / 1000:.0f} kB</p><script>{_JS.substitute(data=js)}</script></div>")
-    return StaticExplorer("\n".join(head), uid, len(specs), len(frames), len(uris), nbytes)
+    js = js.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")  # no "</script>" inside
+    controls = [_fill(_CONTROL, id=f"{uid}-{s.name}", label=s.label, name=s.name, max=len(s.values) - 1,
+                      index=s.index, value=s.texts[s.index]) for s in specs]
+    snippet = _fill(
+        _SNIPPET, id=uid, params=",".join(data["names"]),
+        labelling="labelledby" if title else "label", label=f"{uid}-title" if title else "Figure explorer",
+        css=_Html(_CSS), title=_fill(_TITLE, id=f"{uid}-title", title=title) if title else _Html(""),
+        controls=_Html("\n".join(controls)), src=uris[grid[start]],
+        alt=data["prefix"] + ", ".join(f"{s.label} = {s.texts[s.index]}" for s in specs),
+        values=";".join(f"{s.name}={s.texts[s.index]}" for s in specs),
+        text=_fill(_TEXT, text=_Html(texts[text_grid[start]])) if has_text else _Html(""),
+        weight=f"{len(frames)} frames ({len(uris)} distinct), {nbytes / 1000:.0f} kB",
+        script=_Html(_SCRIPT.substitute(data=js)))
+    return StaticExplorer(str(snippet), uid, len(specs), len(frames), len(uris), nbytes)
 
 
 def _live(fn: Callable, specs: list[_Spec], title: str | None, continuous: bool, image_format: str, dpi: float):

@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 import base64  # noqa: E402
 import itertools  # noqa: E402
+import html  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
@@ -193,6 +194,25 @@ def test_self_contained_no_external_urls_or_loaders(static):
     for word in ("fetch(", "import(", "XMLHttpRequest", "eval("):
         assert word not in tags.script
     assert "max-width:100%" in text and "height:auto" in text
+
+
+def test_every_value_is_escaped():
+    def fn(x):
+        return draw(lr=0.1, opt="sgd")[0], "a <b> & c"
+
+    nasty = 'T <script>"&\''
+    ex = explore(fn, title=nasty, mode="static", dpi=DPI, x=Param(["<i>", "&amp;", '"q"'], label="<b>x</b>"))
+    tags = Tags(ex.html)
+    assert tags.errors == [] and "<script>\"" not in ex.html and "<b>" not in ex.html and "<i>" not in ex.html
+    assert tags.find("p", **{"class": "rl-explorer-title"})
+    assert html.escape(nasty) in ex.html and "&lt;b&gt;x&lt;/b&gt;" in ex.html
+    (inp,) = tags.find("input", type="range")
+    assert inp["aria-valuetext"] == "&amp;" and tags.outputs == [["x", "&amp;"]]
+    assert "a &lt;b&gt; &amp; c" in ex.html
+    (img,) = tags.find("img")
+    assert img["alt"] == f"{nasty}: <b>x</b> = &amp;" and img["data-values"] == "x=&amp;"
+    box = explore(fn, title=nasty, mode="live", dpi=DPI, x=["a"])
+    assert box.children[0].value == f"<b>{html.escape(nasty)}</b>"
 
 
 def test_external_url_in_text_is_refused():
