@@ -11,8 +11,8 @@ One call, :func:`explore`, serves both worlds::
             lr=Param([0.01, 0.1, 0.5], label="η (learning rate)"), steps=[10, 50, 100])
 
 Two modes. **Live** (a Jupyter kernel): ipywidgets controls (``SelectionSlider``
-for numbers, ``ToggleButtons`` or ``Dropdown`` for strings) above an ``Output``
-that redraws in place; ``continuous=False`` recomputes only on the slider's
+for numbers, ``ToggleButtons`` or ``Dropdown`` for strings) wired to ``fn`` by
+``ipywidgets.interactive_output``; ``continuous=False`` recomputes only on the slider's
 release (use it for costly ``fn``). **Static** (the book build): ``fn`` runs
 once per point of the Cartesian grid of values and the figures become frames
 of ONE self-contained HTML snippet (``data:`` URIs, inline CSS, a few lines of
@@ -135,7 +135,7 @@ class Frame(NamedTuple):
     """One rendered grid point: image bytes (PNG or SVG) and optional HTML text."""
 
     image: bytes
-    text: str | None
+    text: _Html | None
 
 
 class _Spec(NamedTuple):
@@ -229,14 +229,14 @@ def _check(fn: Any, params: Mapping[str, Any], image_format: str, dpi: float) ->
     return specs
 
 
-def _text_html(text: Any) -> str | None:
+def _text_html(text: Any) -> _Html | None:
     if text is None:
         return None
     if isinstance(text, str):  # plain text: escaped, line breaks kept
-        return html.escape(text).replace("\n", "<br>")
+        return _Html(html.escape(text).replace("\n", "<br>"))
     for method in ("to_html", "_repr_html_"):  # pandas DataFrame, IPython.display.HTML
         if callable(getattr(text, method, None)):
-            return str(getattr(text, method)())
+            return _Html(getattr(text, method)())
     raise TypeError(f"the text returned by `fn` must be a str, a DataFrame or an object with "
                     f"_repr_html_; got {describe(text)}.")
 
@@ -389,29 +389,24 @@ def _live(fn: Callable, specs: list[_Spec], title: str | None, continuous: bool,
     import ipywidgets as w
     from IPython.display import HTML, SVG, Image, display
 
-    controls = []
-    for s in specs:
+    def control(s: _Spec):
         common = dict(options=list(zip(s.texts, s.values)), value=s.values[s.index], description=s.label,
                       style={"description_width": "initial"})
         if s.kind == "number":
-            controls.append(w.SelectionSlider(continuous_update=continuous,
-                                              layout=w.Layout(width="100%", max_width="36em"), **common))
-        else:
-            controls.append((w.ToggleButtons if len(s.values) <= 4 else w.Dropdown)(**common))
-    out = w.Output()
+            return w.SelectionSlider(continuous_update=continuous,
+                                     layout=w.Layout(width="100%", max_width="36em"), **common)
+        return (w.ToggleButtons if len(s.values) <= 4 else w.Dropdown)(**common)
 
-    def redraw(_change: Any = None) -> None:
-        with out:
-            out.clear_output(wait=True)  # keep the old frame until the new one arrives: no flicker
-            frame = _frame(fn, {s.name: c.value for s, c in zip(specs, controls)}, image_format, dpi)
-            display(Image(data=frame.image, format="png") if image_format == "png" else SVG(data=frame.image))
-            if frame.text is not None:
-                display(HTML(f'<div class="rl-explorer-text">{frame.text}</div>'))
+    def show(**values: Any) -> None:  # interactive_output calls it inside its Output, cleared first
+        frame = _frame(fn, values, image_format, dpi)
+        display(Image(data=frame.image, format="png") if image_format == "png" else SVG(data=frame.image))
+        if frame.text is not None:
+            display(HTML(_fill(_TEXT, text=frame.text)))
 
-    for control in controls:
-        control.observe(redraw, names="value")
-    redraw()
-    return w.VBox(([w.HTML(f"<b>{html.escape(title)}</b>")] if title else []) + controls + [out])
+    controls = {s.name: control(s) for s in specs}
+    output = w.interactive_output(show, controls)
+    heading = [w.HTML(_fill(Template("<b>$title</b>"), title=title))] if title else []
+    return w.VBox(heading + list(controls.values()) + [output])
 
 
 def explore(fn: Callable, *, title: str | None = None, continuous: bool = True, mode: str | None = None,
