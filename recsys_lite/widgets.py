@@ -17,11 +17,9 @@ release (use it for costly ``fn``). **Static** (the book build): ``fn`` runs
 once per point of the Cartesian grid of values and the figures become frames
 of ONE self-contained HTML snippet (``data:`` URIs, inline CSS, a few lines of
 vanilla JS; no CDN, no kernel, no ipywidgets) that swaps frames instantly as
-the reader moves a range input. The mode is static when the environment
-variable :data:`STATIC_ENV_VAR` (``RECSYS_LITE_STATIC_WIDGETS``) is on: ``1``,
-``true``, ``yes`` or ``on`` in any case (the book build sets ``1``); live when it
-is unset, ``0``, ``false``, ``no``, ``off`` or empty; any other value is an
-error. ``explore(..., mode=...)`` overrides that.
+the reader moves a range input. The mode is static when
+:func:`recsys_lite.config.book_build` says so; ``explore(..., mode=...)``
+overrides that.
 
 HTML hooks of the static snippet (stable: the browser test relies on them):
 
@@ -68,9 +66,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._checks import check_flag, check_positive, check_str, describe, env_flag
+from . import config
+from ._checks import check_flag, check_positive, check_str, describe
 
-STATIC_ENV_VAR = "RECSYS_LITE_STATIC_WIDGETS"  #: set to "1" by the book build (1/true/yes/on all count)
 FRAME_BUDGET_BYTES = 1_500_000  #: max weight of one explorer's distinct frames
 DEFAULT_DPI = 90
 MAX_PARAMS = 3
@@ -145,20 +143,6 @@ class _Spec(NamedTuple):
     texts: list[str]  # the displayed value labels
     index: int  # initial index
     kind: str  # "number" or "choice"
-
-
-def static_mode() -> bool:
-    """Whether explorers render as static HTML.
-
-    Returns:
-        True when the environment variable ``RECSYS_LITE_STATIC_WIDGETS``
-        (:data:`STATIC_ENV_VAR`) is 1, true, yes or on (any case), False when
-        it is unset, 0, false, no, off or empty.
-
-    Raises:
-        ValueError: the variable holds any other value.
-    """
-    return env_flag(STATIC_ENV_VAR)
 
 
 def _fmt(value: Any) -> str:
@@ -421,7 +405,8 @@ def explore(fn: Callable, *, title: str | None = None, continuous: bool = True, 
             ``_repr_html_`` (e.g. ``IPython.display.HTML``), shown under the figure.
         title: heading of the explorer (also the start of the images' alt text).
         continuous: live mode only; False recomputes on slider release.
-        mode: ``"live"``, ``"static"`` or None to follow :func:`static_mode`.
+        mode: ``"live"``, ``"static"`` or None: static while the book is built
+            (:func:`recsys_lite.config.book_build`), live otherwise.
         image_format: ``"png"`` (default) or ``"svg"`` frames.
         dpi: resolution of PNG frames (default 90).
         **params: 1 to 3 parameters, ``name=values`` or ``name=Param(values, label=..., default=...)``.
@@ -440,14 +425,15 @@ def explore(fn: Callable, *, title: str | None = None, continuous: bool = True, 
             ``title`` not a string, ``continuous`` not a bool.
         ValueError: 0 or more than 3 parameters, an empty sequence, NaN/inf
             values, a default not among the values, a bad
-            ``mode``/``image_format``/``dpi``, or static frames heavier than
-            :data:`FRAME_BUDGET_BYTES`.
+            ``mode``/``image_format``/``dpi``, static frames heavier than
+            :data:`FRAME_BUDGET_BYTES`, or (``mode=None``) an unreadable
+            ``RECSYS_LITE_STATIC_WIDGETS``.
     """
     if not (mode is None or isinstance(mode, str)) or mode not in ("live", "static", None):
         raise ValueError(f"`mode` must be 'live', 'static' or None; got {describe(mode)}.")
     check_str("title", title, allow_none=True)
     check_flag("continuous", continuous)
     specs = _check(fn, params, image_format, dpi)
-    if mode == "static" or (mode is None and static_mode()):
+    if mode == "static" or (mode is None and config.book_build()):
         return _static(fn, specs, title, image_format, dpi)
     return _live(fn, specs, title, continuous, image_format, dpi)

@@ -343,7 +343,7 @@ CASES = {
     "precompute default not a value": (lambda: widgets.precompute(_draw, {"a": widgets.Param([1, 2], default=3)}), ValueError, "`a`"),
     "dedupe a list": (lambda: widgets.dedupe([b"a"]), TypeError, "items"),
     "dedupe unhashable": (lambda: widgets.dedupe({0: [1]}), TypeError, "items"),
-    "static_mode bad value": (lambda: _with_env(widgets.STATIC_ENV_VAR, "sometimes", widgets.static_mode), ValueError, "RECSYS_LITE_STATIC_WIDGETS"),
+    "explore flag unreadable": (lambda: _with_env("RECSYS_LITE_STATIC_WIDGETS", "sometimes", lambda: widgets.explore(_draw, a=[1])), ValueError, "RECSYS_LITE_STATIC_WIDGETS"),
     # plots
     "long_tail ax a string": (lambda: plots.long_tail("ax", [3, 1]), TypeError, "ax"),
     "long_tail no counts": (lambda: plots.long_tail(_axes(), []), ValueError, "counts"),

@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from recsys_lite import widgets  # noqa: E402
-from recsys_lite.widgets import Param, dedupe, explore, precompute, static_mode  # noqa: E402
+from recsys_lite import config, widgets  # noqa: E402
+from recsys_lite.widgets import Param, dedupe, explore, precompute  # noqa: E402
 
 DPI = 40  # small frames keep the tests fast
 
@@ -303,24 +303,33 @@ def test_script_swaps_the_right_frame_at_every_grid_point(static):
 # --- mode detection and the live widget ------------------------------------------
 
 
-def test_static_mode_follows_the_environment(monkeypatch):
-    monkeypatch.delenv(widgets.STATIC_ENV_VAR, raising=False)
-    assert static_mode() is False
-    assert widgets.STATIC_ENV_VAR == "RECSYS_LITE_STATIC_WIDGETS"
-    monkeypatch.setenv(widgets.STATIC_ENV_VAR, "0")
-    assert static_mode() is False
-    monkeypatch.setenv(widgets.STATIC_ENV_VAR, "1")
-    assert static_mode() is True
-    assert isinstance(explore(draw, dpi=DPI, lr=[0.1], opt=["sgd"]), widgets.StaticExplorer)
+def test_mode_follows_the_book_build_flag_unless_given(monkeypatch):
     import ipywidgets
 
-    assert isinstance(explore(draw, mode="live", dpi=DPI, lr=[0.1], opt=["sgd"]), ipywidgets.Widget)
+    small = dict(dpi=DPI, lr=[0.1], opt=["sgd"])
+    monkeypatch.delenv(config.STATIC_WIDGETS, raising=False)
+    assert isinstance(explore(draw, **small), ipywidgets.Widget)
+    assert isinstance(explore(draw, mode="static", **small), widgets.StaticExplorer)
+    monkeypatch.setenv(config.STATIC_WIDGETS, "0")
+    assert isinstance(explore(draw, **small), ipywidgets.Widget)
+    monkeypatch.setenv(config.STATIC_WIDGETS, "1")
+    assert config.book_build() is True
+    assert isinstance(explore(draw, **small), widgets.StaticExplorer)
+    assert isinstance(explore(draw, mode="live", **small), ipywidgets.Widget)
+    monkeypatch.setenv(config.STATIC_WIDGETS, "sometimes")
+    with pytest.raises(ValueError, match="RECSYS_LITE_STATIC_WIDGETS"):
+        explore(draw, **small)
+
+
+def test_widgets_reads_no_environment_itself():
+    source = open(widgets.__file__, encoding="utf-8").read()
+    assert "environ" not in source and "getenv" not in source and "config.book_build()" in source
 
 
 def test_live_mode_builds_controls_and_redraws(monkeypatch):
     import ipywidgets
 
-    monkeypatch.delenv(widgets.STATIC_ENV_VAR, raising=False)
+    monkeypatch.delenv(config.STATIC_WIDGETS, raising=False)
     calls = []
 
     def fn(*, lr, steps, opt):
