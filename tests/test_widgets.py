@@ -1,4 +1,4 @@
-"""Tests of recsys_lite.widgets: grid, dedupe, static HTML, live widgets, checks."""
+"""Tests of recsys_lite.widgets: grid, dedupe, static HTML, package files, live widgets, checks."""
 
 import matplotlib
 
@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from recsys_lite import config, widgets  # noqa: E402
-from recsys_lite.widgets import Param, dedupe, explore, precompute  # noqa: E402
+from recsys_lite.widgets import Param, explore  # noqa: E402
 
 DPI = 40  # small frames keep the tests fast
 
@@ -32,6 +32,11 @@ def draw(*, lr, opt):
 
 
 PARAMS = {"lr": Param([0.01, 0.1, 0.5], label="α (learning rate)"), "opt": ["sgd", "adam"]}
+
+
+def precompute(fn, params, *, image_format="png", dpi=DPI):
+    """The frames a static explorer is built from: {(i, j, ...): _Frame(image, text)}."""
+    return widgets._grid(fn, widgets._check(fn, params, image_format, dpi), image_format, dpi)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +112,7 @@ def test_three_params_index_a_cube():
 
 
 def test_dedupe_keeps_first_appearance_order():
-    distinct, where = dedupe({"x": b"1", "y": b"2", "z": b"1"})
+    distinct, where = widgets._dedupe({"x": b"1", "y": b"2", "z": b"1"})
     assert distinct == [b"1", b"2"]
     assert where == {"x": 0, "y": 1, "z": 0}
 
@@ -194,6 +199,20 @@ def test_self_contained_no_external_urls_or_loaders(static):
     for word in ("fetch(", "import(", "XMLHttpRequest", "eval("):
         assert word not in tags.script
     assert "max-width:100%" in text and "height:auto" in text
+
+
+def test_script_and_style_come_from_the_package_files(static):
+    from importlib import resources
+
+    folder = resources.files("recsys_lite") / "_static"
+    css = folder.joinpath("explorer.css").read_text("utf-8")
+    js = folder.joinpath("explorer.js").read_text("utf-8")
+    assert f"<style>{''.join(css.splitlines())}</style>" in static.html
+    before, after = js.rstrip("\n").split("$data")
+    script = Tags(static.html).script
+    assert script.startswith(before) and script.endswith(after)
+    data = json.loads(script[len(before):-len(after)])
+    assert data["id"] == static.id and data["names"] == ["lr", "opt"]
 
 
 def test_every_value_is_escaped():
@@ -374,6 +393,9 @@ def ok(lr=0.1, opt="sgd"):
          ["default of `lr`", "0.3", "['0.1', '0.2']"]),
         (lambda: explore("ok", mode="static", lr=[0.1]), TypeError, ["`fn`", "callable", "str 'ok'"]),
         (lambda: explore(ok, mode="static", beta=[0.1]), TypeError, ["`fn`", "['beta']"]),
+        (lambda: explore(ok, mode="static", **{"l r": [0.1]}), ValueError, ["identifiers", "'l r'"]),
+        (lambda: explore(ok, mode="static", lr=Param([0.1], label=3)), TypeError, ["label of `lr`", "int 3"]),
+        (lambda: explore(ok, mode="static", lr=[0.1, float("inf")]), ValueError, ["`lr`", "finite"]),
         (lambda: explore(ok, mode="web", lr=[0.1]), ValueError, ["`mode`", "'web'"]),
         (lambda: explore(ok, mode="static", image_format="jpg", lr=[0.1]), ValueError, ["`image_format`", "'jpg'"]),
         (lambda: explore(ok, mode="static", dpi=0, lr=[0.1]), ValueError, ["`dpi`"]),
