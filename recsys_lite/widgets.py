@@ -33,7 +33,6 @@ import html
 import inspect
 import itertools
 import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import config
-from ._checks import check_flag, check_positive, check_str, describe
+from ._checks import check_callable, check_finite, check_flag, check_nonempty, check_positive, check_str, describe
 
 __all__ = ["FRAME_BUDGET_BYTES", "Param", "StaticExplorer", "explore"]
 
@@ -124,14 +123,13 @@ def _spec(name: str, raw: Any) -> _Spec:
     if isinstance(p.values, (str, bytes)) or not isinstance(p.values, (Sequence, np.ndarray)):
         raise TypeError(f"`{name}` must be a sequence of values (list, tuple, range or 1-D array) "
                         f"or Param(values, ...); got {describe(p.values)}.")
+    check_nonempty(name, p.values)
     vals = [v.item() if isinstance(v, np.generic) else v for v in p.values]
-    if not vals:
-        raise ValueError(f"`{name}` must hold at least one value; got an empty {type(p.values).__name__}.")
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
     if not (numbers or all(isinstance(v, (str, bool)) for v in vals)):
         raise TypeError(f"`{name}` must hold only numbers or only strings; got {describe(p.values)}.")
-    if numbers and not all(math.isfinite(v) for v in vals):
-        raise ValueError(f"`{name}` must hold finite numbers; got {describe(p.values)}.")
+    if numbers:
+        check_finite(name, vals)
     texts = [format(v, ".6g") if isinstance(v, float) else str(v) for v in vals]
     if len(set(texts)) < len(texts):
         raise ValueError(f"`{name}` must hold distinct values; got {texts}.")
@@ -141,14 +139,12 @@ def _spec(name: str, raw: Any) -> _Spec:
         index = vals.index(p.default)
     else:
         raise ValueError(f"the default of `{name}` must be one of its values {texts}; got {p.default!r}.")
-    if p.label is not None and not isinstance(p.label, str):
-        raise TypeError(f"the label of `{name}` must be a string; got {describe(p.label)}.")
+    check_str(f"label of {name}", p.label, allow_none=True)
     return _Spec(name, p.label or name, vals, texts, index, numbers)
 
 
 def _check(fn: Any, params: Mapping[str, Any], image_format: str, dpi: float) -> list[_Spec]:
-    if not callable(fn):
-        raise TypeError(f"`fn` must be callable (fn(**values) -> Figure); got {describe(fn)}.")
+    check_callable("fn", fn, "fn(**values) -> Figure")
     if not 1 <= len(params) <= MAX_PARAMS:
         raise ValueError(f"`params` must name 1 to {MAX_PARAMS} parameters as keyword arguments, "
                          f"e.g. explore(fn, lr=[0.01, 0.1]); got {len(params)}: {list(params)}.")
