@@ -74,6 +74,7 @@ _CONTROL = Template(
     '<input type="range" id="$id" data-param="$name" min="0" max="$max" step="1" value="$index" '
     'aria-valuetext="$value" autocomplete="off"><output for="$id" data-param-label="$name">$value</output></div>')
 _TEXT = Template('<div class="rl-explorer-text">$text</div>\n')
+_HEADING = Template("<b>$title</b>")  # live mode
 
 
 class _Html(str):
@@ -305,7 +306,7 @@ def _live(fn: Callable, specs: list[_Spec], title: str | None, continuous: bool,
 
     controls = {s.name: control(s) for s in specs}
     output = w.interactive_output(show, controls)
-    heading = [w.HTML(_fill(Template("<b>$title</b>"), title=title))] if title else []
+    heading = [w.HTML(_fill(_HEADING, title=title))] if title else []
     return w.VBox(heading + list(controls.values()) + [output])
 
 
