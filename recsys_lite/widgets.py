@@ -34,12 +34,12 @@ import inspect
 import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from io import BytesIO
 from string import Template
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -5,8 +5,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 import base64  # noqa: E402
-import itertools  # noqa: E402
 import html  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
