@@ -58,7 +58,7 @@ _METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}} 
 _RC = {"svg.hashsalt": "recsys-lite", "svg.fonttype": "none"}
 _EXTERNAL_URL = re.compile(r"https?://|(?:src|href|srcset|action)\s*=\s*[\"']?\s*//|url\(\s*[\"']?\s*//", re.I)
 _STATIC = resources.files("recsys_lite") / "_static"  # package data, shipped in the wheel
-_CSS = "".join(_STATIC.joinpath("explorer.css").read_text("utf-8").splitlines())  # one rule a line, joined
+_CSS = "".join(line.strip() for line in _STATIC.joinpath("explorer.css").read_text("utf-8").splitlines())
 _SCRIPT = Template(_STATIC.joinpath("explorer.js").read_text("utf-8").rstrip("\n"))  # $data: the frames as JSON
 
 # The static snippet. _fill escapes every value except _Html ones (markup built here).
