@@ -17,7 +17,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = [pytest.mark.book, pytest.mark.browser]
@@ -113,6 +112,7 @@ def test_every_page_works_offline(site, browser):
                 assert frame.get_attribute("data-values") == _label_string(page, explorer)
                 for slider in explorer.locator("input[type=range]").all():
                     n_sliders += 1
+                    name = slider.get_attribute("data-param")
                     seen = {frame.get_attribute("src")}
                     slider.focus()
                     top = int(slider.get_attribute("max"))
@@ -123,8 +123,8 @@ def test_every_page_works_offline(site, browser):
                         page.keyboard.press("ArrowRight")
                         seen.add(frame.get_attribute("src"))
                         assert frame.get_attribute("data-values") == _label_string(page, explorer), (
-                            f"{path}: the frame does not match its labels after moving {slider.get_attribute('data-param')}")
-                    assert len(seen) > 1 or top == 0, f"{path}: slider {slider.get_attribute('data-param')} never changed the figure"
+                            f"{path}: the frame does not match its labels after moving {name}")
+                    assert len(seen) > 1 or top == 0, f"{path}: slider {name} never changed the figure"
                     assert slider.input_value() == str(top)
 
             page.screenshot(path=str(SCREENSHOTS / (path.replace("/", "__").replace(".html", ".png"))), full_page=False)

@@ -1,10 +1,11 @@
-"""Tests of recsys_lite.widgets: grid, dedupe, static HTML, live widgets, checks."""
+"""Tests of recsys_lite.widgets: grid, dedupe, static HTML, package files, live widgets, checks."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import base64  # noqa: E402
+import html  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
@@ -16,8 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from recsys_lite import widgets  # noqa: E402
-from recsys_lite.widgets import Param, dedupe, explore, precompute, static_mode  # noqa: E402
+from recsys_lite import config, widgets  # noqa: E402
+from recsys_lite.widgets import Param, explore  # noqa: E402
 
 DPI = 40  # small frames keep the tests fast
 
@@ -31,6 +32,11 @@ def draw(*, lr, opt):
 
 
 PARAMS = {"lr": Param([0.01, 0.1, 0.5], label="α (learning rate)"), "opt": ["sgd", "adam"]}
+
+
+def precompute(fn, params, *, image_format="png", dpi=DPI):
+    """The frames a static explorer is built from: {(i, j, ...): _Frame(image, text)}."""
+    return widgets._grid(fn, widgets._check(fn, params, image_format, dpi), image_format, dpi)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +112,7 @@ def test_three_params_index_a_cube():
 
 
 def test_dedupe_keeps_first_appearance_order():
-    distinct, where = dedupe({"x": b"1", "y": b"2", "z": b"1"})
+    distinct, where = widgets._dedupe({"x": b"1", "y": b"2", "z": b"1"})
     assert distinct == [b"1", b"2"]
     assert where == {"x": 0, "y": 1, "z": 0}
 
@@ -193,6 +199,39 @@ def test_self_contained_no_external_urls_or_loaders(static):
     for word in ("fetch(", "import(", "XMLHttpRequest", "eval("):
         assert word not in tags.script
     assert "max-width:100%" in text and "height:auto" in text
+
+
+def test_script_and_style_come_from_the_package_files(static):
+    from importlib import resources
+
+    folder = resources.files("recsys_lite") / "_static"
+    css = folder.joinpath("explorer.css").read_text("utf-8")
+    js = folder.joinpath("explorer.js").read_text("utf-8")
+    assert f"<style>{''.join(css.splitlines())}</style>" in static.html
+    before, after = js.rstrip("\n").split("$data")
+    script = Tags(static.html).script
+    assert script.startswith(before) and script.endswith(after)
+    data = json.loads(script[len(before):-len(after)])
+    assert data["id"] == static.id and data["names"] == ["lr", "opt"]
+
+
+def test_every_value_is_escaped():
+    def fn(x):
+        return draw(lr=0.1, opt="sgd")[0], "a <b> & c"
+
+    nasty = 'T <script>"&\''
+    ex = explore(fn, title=nasty, mode="static", dpi=DPI, x=Param(["<i>", "&amp;", '"q"'], label="<b>x</b>"))
+    tags = Tags(ex.html)
+    assert tags.errors == [] and "<script>\"" not in ex.html and "<b>" not in ex.html and "<i>" not in ex.html
+    assert tags.find("p", **{"class": "rl-explorer-title"})
+    assert html.escape(nasty) in ex.html and "&lt;b&gt;x&lt;/b&gt;" in ex.html
+    (inp,) = tags.find("input", type="range")
+    assert inp["aria-valuetext"] == "&amp;" and tags.outputs == [["x", "&amp;"]]
+    assert "a &lt;b&gt; &amp; c" in ex.html
+    (img,) = tags.find("img")
+    assert img["alt"] == f"{nasty}: <b>x</b> = &amp;" and img["data-values"] == "x=&amp;"
+    box = explore(fn, title=nasty, mode="live", dpi=DPI, x=["a"])
+    assert box.children[0].value == f"<b>{html.escape(nasty)}</b>"
 
 
 def test_external_url_in_text_is_refused():
@@ -283,24 +322,33 @@ def test_script_swaps_the_right_frame_at_every_grid_point(static):
 # --- mode detection and the live widget ------------------------------------------
 
 
-def test_static_mode_follows_the_environment(monkeypatch):
-    monkeypatch.delenv(widgets.STATIC_ENV_VAR, raising=False)
-    assert static_mode() is False
-    assert widgets.STATIC_ENV_VAR == "RECSYS_LITE_STATIC_WIDGETS"
-    monkeypatch.setenv(widgets.STATIC_ENV_VAR, "0")
-    assert static_mode() is False
-    monkeypatch.setenv(widgets.STATIC_ENV_VAR, "1")
-    assert static_mode() is True
-    assert isinstance(explore(draw, dpi=DPI, lr=[0.1], opt=["sgd"]), widgets.StaticExplorer)
+def test_mode_follows_the_book_build_flag_unless_given(monkeypatch):
     import ipywidgets
 
-    assert isinstance(explore(draw, mode="live", dpi=DPI, lr=[0.1], opt=["sgd"]), ipywidgets.Widget)
+    small = dict(dpi=DPI, lr=[0.1], opt=["sgd"])
+    monkeypatch.delenv(config.STATIC_WIDGETS, raising=False)
+    assert isinstance(explore(draw, **small), ipywidgets.Widget)
+    assert isinstance(explore(draw, mode="static", **small), widgets.StaticExplorer)
+    monkeypatch.setenv(config.STATIC_WIDGETS, "0")
+    assert isinstance(explore(draw, **small), ipywidgets.Widget)
+    monkeypatch.setenv(config.STATIC_WIDGETS, "1")
+    assert config.book_build() is True
+    assert isinstance(explore(draw, **small), widgets.StaticExplorer)
+    assert isinstance(explore(draw, mode="live", **small), ipywidgets.Widget)
+    monkeypatch.setenv(config.STATIC_WIDGETS, "sometimes")
+    with pytest.raises(ValueError, match="RECSYS_LITE_STATIC_WIDGETS"):
+        explore(draw, **small)
+
+
+def test_widgets_reads_no_environment_itself():
+    source = open(widgets.__file__, encoding="utf-8").read()
+    assert "environ" not in source and "getenv" not in source and "config.book_build()" in source
 
 
 def test_live_mode_builds_controls_and_redraws(monkeypatch):
     import ipywidgets
 
-    monkeypatch.delenv(widgets.STATIC_ENV_VAR, raising=False)
+    monkeypatch.delenv(config.STATIC_WIDGETS, raising=False)
     calls = []
 
     def fn(*, lr, steps, opt):
@@ -334,7 +382,7 @@ def ok(lr=0.1, opt="sgd"):
     [
         (lambda: explore(ok, mode="static"), ValueError, ["params", "1 to 3", "got 0"]),
         (lambda: explore(ok, mode="static", a=[1], b=[1], c=[1], d=[1]), ValueError, ["params", "got 4"]),
-        (lambda: explore(ok, mode="static", lr=[]), ValueError, ["`lr`", "empty list"]),
+        (lambda: explore(ok, mode="static", lr=[]), ValueError, ["`lr`", "at least one", "list []"]),
         (lambda: explore(ok, mode="static", lr=0.1), TypeError, ["`lr`", "sequence", "float 0.1"]),
         (lambda: explore(ok, mode="static", opt="sgd"), TypeError, ["`opt`", "sequence", "str 'sgd'"]),
         (lambda: explore(ok, mode="static", lr={0.1, 0.2}), TypeError, ["`lr`", "sequence", "set"]),
@@ -343,8 +391,11 @@ def ok(lr=0.1, opt="sgd"):
         (lambda: explore(ok, mode="static", lr=[0.1, 0.1]), ValueError, ["`lr`", "distinct"]),
         (lambda: explore(ok, mode="static", lr=Param([0.1, 0.2], default=0.3)), ValueError,
          ["default of `lr`", "0.3", "['0.1', '0.2']"]),
-        (lambda: explore("ok", mode="static", lr=[0.1]), TypeError, ["`fn`", "callable", "str 'ok'"]),
+        (lambda: explore("ok", mode="static", lr=[0.1]), TypeError, ["`fn`", "function", "str 'ok'"]),
         (lambda: explore(ok, mode="static", beta=[0.1]), TypeError, ["`fn`", "['beta']"]),
+        (lambda: explore(ok, mode="static", **{"l r": [0.1]}), ValueError, ["identifiers", "'l r'"]),
+        (lambda: explore(ok, mode="static", lr=Param([0.1], label=3)), TypeError, ["label of lr", "int 3"]),
+        (lambda: explore(ok, mode="static", lr=[0.1, float("inf")]), ValueError, ["`lr`", "finite"]),
         (lambda: explore(ok, mode="web", lr=[0.1]), ValueError, ["`mode`", "'web'"]),
         (lambda: explore(ok, mode="static", image_format="jpg", lr=[0.1]), ValueError, ["`image_format`", "'jpg'"]),
         (lambda: explore(ok, mode="static", dpi=0, lr=[0.1]), ValueError, ["`dpi`"]),
