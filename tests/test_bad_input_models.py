@@ -196,6 +196,9 @@ CASES = [
     ("Popularity scores negative", lambda: W.pop.scores({"user": [-1]}), ValueError, "`batch['user']`"),
     ("RandomScores n_items", lambda: models.RandomScores(KEY, 0), ValueError, "`n_items`"),
     ("RandomScores key", lambda: models.RandomScores(7, 3).scores({"user": [0]}), TypeError, "`key`"),
+    ("Popularity score item range", lambda: W.pop.score({"user": [0], "item": [3]}), ValueError, "`batch['item']`"),
+    ("RandomScores score pair shapes", lambda: models.RandomScores(KEY, 3).score({"user": [0, 1], "item": [0]}),
+     ValueError, "`batch['user']` and `batch['item']`"),
     # factorisation models
     ("BiasedMF n_users -5", lambda: models.BiasedMF.init(KEY, -5, 3, 2), ValueError, "`n_users`"),
     ("BiasedMF dim 0", lambda: models.BiasedMF.init(KEY, 5, 3, 0), ValueError, "`dim`"),

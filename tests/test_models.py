@@ -96,6 +96,9 @@ def test_baselines_are_jittable_and_follow_the_protocol():
     for model in rankers:
         assert np.array_equal(scores(model, batch), model.scores(batch))
         assert scores(model, batch).shape == (3, 3)
+        # score(batch) is scores' entry (user, item) of each pair, under jit too
+        entries = np.asarray(model.scores(batch))[np.arange(3), [2, 0, 1]]
+        assert np.array_equal(jax.jit(lambda m, b: m.score(b))(model, batch), entries)
     by_hand = float(bias.mu) + np.asarray(bias.user_bias)[[0, 2, 1]] + np.asarray(bias.item_bias)[[2, 0, 1]]
     assert np.allclose(bias.score(batch), by_hand)
     assert np.allclose(bias.scores(batch)[np.arange(3), [2, 0, 1]], by_hand)

@@ -153,6 +153,12 @@ class Popularity:
                           "items")
         return cls(jnp.asarray(np.bincount(items, minlength=n_items), jnp.float32), n_items)
 
+    def score(self, batch, *, key=None) -> jax.Array:
+        """s_ui for each pair: the count of ``batch["item"]``; ``(B,)`` → ``(B,)``. Raises as :meth:`scores`, and
+        for item ids out of range."""
+        _, items = check_batch_ids(batch, {"user": None, "item": self.n_items})
+        return self.counts[items]
+
     def scores(self, batch, *, key=None) -> jax.Array:
         """The counts for every user: ``batch["user"]`` ``(B,)`` → ``(B, n_items)``.
 
@@ -172,6 +178,17 @@ class RandomScores:
     def __post_init__(self):
         check_size("n_items", self.n_items)
 
+    def _row(self, user) -> jax.Array:
+        """User ``user``'s scores of every item, (n_items,)."""
+        return jax.random.uniform(jax.random.fold_in(self.key, user), (self.n_items,))
+
+    def score(self, batch, *, key=None) -> jax.Array:
+        """The entries (user, item) of :meth:`scores`, for each pair: ``(B,)`` → ``(B,)``. Raises as :meth:`scores`,
+        and for item ids out of range."""
+        check_key("key", self.key)
+        users, items = check_batch_ids(batch, {"user": None, "item": self.n_items})
+        return jax.vmap(lambda u, i: self._row(u)[i])(users.ravel(), items.ravel()).reshape(users.shape)
+
     def scores(self, batch, *, key=None) -> jax.Array:
         """Uniform scores: ``batch["user"]`` ``(B,)`` → ``(B, n_items)``; the model's own key draws them, not ``key``.
 
@@ -180,5 +197,4 @@ class RandomScores:
         """
         check_key("key", self.key)
         (users,) = check_batch_ids(batch, {"user": None}, ndim=1)
-        draw = lambda u: jax.random.uniform(jax.random.fold_in(self.key, u), (self.n_items,))
-        return jax.vmap(draw)(users)
+        return jax.vmap(self._row)(users)
