@@ -3,10 +3,10 @@
 A model is a frozen dataclass registered as a JAX pytree, built by
 ``Model.init(key, ...)`` (a baseline by ``Model.fit(ratings, ...)``): its
 arrays are its parameters, so ``jax.grad`` and the optimizers act on the
-model itself, and its sizes are static. Every model answers through three
+model itself, and its sizes are static. Every model answers through these
 names, each taking ONE batch mapping::
 
-    model.score(batch, *, key=None)  -> (B,)          raw score of the pairs (batch["user"], batch["item"]): the
+    model.score(batch, *, key=None)  -> (B,)          every model: raw score of the batch's (user, item) pairs, the
                                                       unclipped rating r̂ of a rating model, the logit of a top-N one
     model.predict(batch)             -> (B,)          rating models only: score clipped to [low, high]
     model.scores(batch, *, key=None) -> (B, n_items)  top-N models: a score for every item of the catalogue
@@ -24,7 +24,10 @@ names, each taking ONE batch mapping::
   ``Hybrid.scores(batch, *, item_features, key=None)``; a loss takes it as a
   keyword bound with ``functools.partial``.
 - **Dropout** is on exactly when a ``key`` is passed, in the models as in
-  :class:`recsys_lite.nn.Dropout`; without one they are deterministic.
+  :class:`recsys_lite.nn.Dropout`; without one they are deterministic. A
+  model without dropout takes ``key`` and ignores it.
+- **Fields** say what they hold: an :class:`~recsys_lite.nn.Embedding` is
+  ``<what>_embedding``, so code reads ``self.user_embedding(batch["user"])``.
 - **Padding.** An item sequence is left-aligned, oldest first, padded on the
   right with the id ``n_items`` (an input table has ``n_items + 1`` rows, the
   last for padding), with its length in ``"length"``.
