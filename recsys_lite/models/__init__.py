@@ -48,10 +48,10 @@ from recsys_lite.models.baselines import *  # noqa: F401,F403
 from recsys_lite.models.baselines import __all__ as _baselines
 from recsys_lite.models.factorization import *  # noqa: F401,F403
 from recsys_lite.models.factorization import __all__ as _factorization
-from recsys_lite.models.sequential import *  # noqa: F401,F403
-from recsys_lite.models.sequential import __all__ as _sequential
 from recsys_lite.models.hybrid import *  # noqa: F401,F403
 from recsys_lite.models.hybrid import __all__ as _hybrid
+from recsys_lite.models.sequential import *  # noqa: F401,F403
+from recsys_lite.models.sequential import __all__ as _sequential
 from recsys_lite.models.serving import *  # noqa: F401,F403
 from recsys_lite.models.serving import __all__ as _serving
 

@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from recsys_lite._checks import (
-    as_array, check_batch_ids, check_columns, check_finite, check_ids, check_key, check_positive, check_size,
+    as_array,
+    check_batch_ids,
+    check_columns,
+    check_finite,
+    check_ids,
+    check_key,
+    check_positive,
+    check_size,
 )
 from recsys_lite._pytree import pytree_dataclass
 
@@ -54,7 +61,7 @@ class GlobalMean:
     n_items: int
 
     @classmethod
-    def fit(cls, ratings: pd.DataFrame, n_users: int, n_items: int) -> "GlobalMean":
+    def fit(cls, ratings: pd.DataFrame, n_users: int, n_items: int) -> GlobalMean:
         """μ from ``ratings`` (columns user, item, rating).
 
         Raises ``TypeError``/``ValueError`` for a frame that is not one, lacks a column or is
@@ -99,7 +106,7 @@ class UserItemBias:
 
     @classmethod
     def fit(cls, ratings: pd.DataFrame, n_users: int, n_items: int, *, reg_user: float = 15.0,
-            reg_item: float = 10.0, sweeps: int = 10) -> "UserItemBias":
+            reg_item: float = 10.0, sweeps: int = 10) -> UserItemBias:
         """Fit the biases; λ_u = ``reg_user``, λ_i = ``reg_item``; raises as :meth:`GlobalMean.fit`, and for
         a negative λ or ``sweeps`` that is not a positive integer."""
         check_positive("reg_user", reg_user, allow_zero=True)
@@ -142,7 +149,7 @@ class Popularity:
     n_items: int
 
     @classmethod
-    def fit(cls, interactions: pd.DataFrame, n_items: int) -> "Popularity":
+    def fit(cls, interactions: pd.DataFrame, n_items: int) -> Popularity:
         """Count each item's rows in ``interactions`` (a frame with an ``item`` column).
 
         Raises ``TypeError``/``ValueError`` for a frame that is not one, lacks ``item`` or is

@@ -14,8 +14,18 @@ import jax.numpy as jnp
 
 from recsys_lite import losses, nn
 from recsys_lite._checks import (
-    as_array, check_batch, check_batch_ids, check_finite, check_id_array, check_key, check_number, check_positive,
-    check_same_shape, check_size, check_sizes, describe,
+    as_array,
+    check_batch,
+    check_batch_ids,
+    check_finite,
+    check_id_array,
+    check_key,
+    check_number,
+    check_positive,
+    check_same_shape,
+    check_size,
+    check_sizes,
+    describe,
 )
 from recsys_lite._pytree import pytree_dataclass
 
@@ -48,7 +58,7 @@ class ContentModel:
     high: float = 5.0
 
     @classmethod
-    def init(cls, key, user_dim: int, item_dim: int, hidden=(64, 32), *, mu: float = 0.0) -> "ContentModel":
+    def init(cls, key, user_dim: int, item_dim: int, hidden=(64, 32), *, mu: float = 0.0) -> ContentModel:
         """An MLP d_u + d_i → hidden … → 1. Raises ``TypeError``/``ValueError`` for a bad key, a
         size that is not a positive integer, or a ``mu`` that is not a finite number."""
         check_key("key", key)
@@ -102,7 +112,7 @@ class BiasedMF:
     high: float = 5.0
 
     @classmethod
-    def init(cls, key, n_users: int, n_items: int, dim: int, *, mu: float = 0.0, stddev: float = 0.1) -> "BiasedMF":
+    def init(cls, key, n_users: int, n_items: int, dim: int, *, mu: float = 0.0, stddev: float = 0.1) -> BiasedMF:
         """Biases at 0, embeddings ~ N(0, stddev²); μ is usually the mean training rating.
 
         Raises ``TypeError``/``ValueError`` for a bad key, a size that is not a positive
@@ -225,7 +235,7 @@ class NeuMF:
 
     @classmethod
     def init(cls, key, n_users: int, n_items: int, *, gmf_dim: int = 32, mlp_dim: int = 32,
-             hidden=(64, 32, 16), stddev: float = 0.01) -> "NeuMF":
+             hidden=(64, 32, 16), stddev: float = 0.01) -> NeuMF:
         """Raises ``TypeError``/``ValueError`` for a bad key, a size that is not a positive integer,
         an empty ``hidden`` or a ``stddev`` that is not > 0."""
         check_key("key", key)
