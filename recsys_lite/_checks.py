@@ -345,3 +345,26 @@ def check_sizes(name: str, value: Any, *, allow_empty: bool = False) -> tuple[in
     if not value and not allow_empty:
         raise ValueError(f"`{name}` must hold at least one size; got {value!r}.")
     return tuple(check_size(f"{name}[{i}]", n) for i, n in enumerate(value))
+
+
+def check_history(name: str, history: Any, n_items: int, *, steps: int | None = None,
+                  rows: int | None = None) -> None:
+    """Raise unless ``history`` is (B, steps) integer item ids in [0, n_items], ``n_items`` the padding id.
+
+    ``rows`` asks for that many rows (one per user). Values are checked only when concrete.
+    """
+    import jax.numpy as jnp
+
+    history = as_array(name, history)
+    check_ndim(name, history, 2, "(batch, steps) item ids, left-aligned, padded with n_items")
+    if not jnp.issubdtype(history.dtype, jnp.integer):
+        raise TypeError(f"`{name}` must hold integer item ids (0 … {n_items - 1}, and {n_items} for padding); "
+                        f"got {describe(history)}.")
+    check_id_array(name, history, n_items + 1, f"ids: {n_items} items and the padding id {n_items}")
+    if history.shape[1] < 1:
+        raise ValueError(f"`{name}` must have at least one step (column); got {describe(history)}.")
+    if steps is not None and history.shape[1] != steps:
+        raise ValueError(f"`{name}` must have {steps} columns, the window the model was built for (the last "
+                         f"{steps} items, padded with {n_items}); got {describe(history)}.")
+    if rows is not None and history.shape[0] != rows:
+        raise ValueError(f"`{name}` must have one row per user ({rows}); got {describe(history)}.")
