@@ -1,7 +1,7 @@
 """Keeping and using a trained model (chapter 8): ``.npz`` files and ``recommend``.
 
 :func:`save_model` writes every parameter array of a model under its pytree
-path (``.users.table``, ``.convs[0].kernel`` …) into one ``.npz`` file, with
+path (``.user_embedding.table``, ``.horizontal.convs[0].kernel`` …) into one ``.npz`` file, with
 no pickle. :func:`load_model` reads it back into a model of the same
 structure, given one as a template (``like``), and says exactly what does
 not match when the file and the template differ.
@@ -142,7 +142,8 @@ class Recommender:
 
     Attributes:
         model: a :class:`~recsys_lite.models.hybrid.Hybrid`.
-        recent: (n_users, L) each user's last L items, right-aligned, padded with n_items.
+        recent: (n_users, L) each user's last L items, left-aligned, padded on the right with n_items
+            (the history of :func:`recsys_lite.data.recent_items`).
         seen: (n_users, n_items) bool, what each user has interacted with.
         user_x: (n_users, d_u) user features; item_x: (n_items, d_i) item features.
         popularity: (n_items,) interaction counts, for the cold-start path.
@@ -166,7 +167,7 @@ class Recommender:
         n_users, n_items = seen.shape
         recent = as_array("recent", self.recent)
         check_ndim("recent", recent, 2, "(n_users, L) item ids")
-        window = getattr(self.model, "window", recent.shape[1])
+        window = getattr(self.model, "window", None) or recent.shape[1]
         if recent.shape != (n_users, window):
             raise ValueError(f"`recent` must have shape ({n_users}, {window}): one row per user (as in `seen`), "
                              f"the model's window of {window} items; got {describe(recent)}.")
@@ -242,11 +243,9 @@ class Recommender:
                 features = np.asarray(features, np.float32)
             seen = np.zeros(self.n_items, bool)
             seen[history] = True
-            window = self.recent.shape[1]
-            history_row = np.full(window, self.n_items, np.int32)
-            recent = history[-window:]
-            if len(recent):
-                history_row[window - len(recent):] = recent
+            recent = history[-self.recent.shape[1]:]
+            history_row = np.full(self.recent.shape[1], self.n_items, np.int32)
+            history_row[:len(recent)] = recent  # left-aligned, oldest first
             scores = self._scores(None, history_row, features)
             if not len(history):
                 scores = _standardise(np.log1p(self.popularity)) + _standardise(scores)
@@ -258,9 +257,10 @@ class Recommender:
         return top, scores[top]
 
     def _scores(self, users, history_row, features) -> np.ndarray:
-        scores = _score_one(self.model, None if users is None else jnp.asarray(users), jnp.asarray(history_row)[None],
-                            jnp.asarray(features, jnp.float32)[None], jnp.asarray(self.item_x))
-        scores = np.asarray(scores[0], np.float64)
+        batch = {"history": jnp.asarray(history_row)[None], "user_x": jnp.asarray(features, jnp.float32)[None]}
+        if users is not None:  # no "user": a new user, who gets the mean user embedding
+            batch["user"] = jnp.asarray(users)
+        scores = np.asarray(_score_one(self.model, batch, jnp.asarray(self.item_x))[0], np.float64)
         if not np.isfinite(scores).all():
             bad = nonfinite_leaves(self.model)
             where = (f"parameter(s) holding NaN or inf: {', '.join(bad[:5])}" if bad
@@ -271,8 +271,8 @@ class Recommender:
 
 
 @jax.jit
-def _score_one(model, users, history, user_x, item_x):
-    return model.scores(users, history, user_x, item_x)
+def _score_one(model, batch, item_x):
+    return model.scores(batch, item_features=item_x)
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:
