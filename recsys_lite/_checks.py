@@ -347,6 +347,25 @@ def check_sizes(name: str, value: Any, *, allow_empty: bool = False) -> tuple[in
     return tuple(check_size(f"{name}[{i}]", n) for i, n in enumerate(value))
 
 
+def check_batch_ids(batch: Any, sizes: dict, *, ndim: int | None = None) -> tuple:
+    """A model's id columns ``batch[k]`` for the keys ``k`` of ``sizes``, as jax arrays, after checking them.
+
+    ``sizes`` maps a key to the number of ids, e.g. ``{"user": n_users, "item": n_items}`` (``None``:
+    only id >= 0). ``batch`` must be a mapping holding those keys; each column integer ids of ``ndim``
+    dimensions (when given), in range when concrete, and all of them of one shape (one row per pair).
+    """
+    import jax.numpy as jnp
+
+    check_batch("batch", batch, list(sizes))
+    for key, n in sizes.items():
+        check_id_array(f"batch[{key!r}]", batch[key], n, f"{key}s", ndim=ndim, meaning=f"(B,) {key} ids")
+    arrays = tuple(jnp.asarray(batch[key]) for key in sizes)
+    if len({a.shape for a in arrays}) > 1:
+        raise ValueError(" and ".join(f"`batch[{k!r}]`" for k in sizes) + " must have the same shape, one row "
+                         f"per pair; got {', '.join(str(a.shape) for a in arrays)}.")
+    return arrays
+
+
 def check_history(name: str, history: Any, n_items: int, *, steps: int | None = None,
                   rows: int | None = None) -> None:
     """Raise unless ``history`` is (B, steps) integer item ids in [0, n_items], ``n_items`` the padding id.

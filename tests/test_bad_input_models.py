@@ -74,6 +74,14 @@ def files(tmp_path_factory):
     return folder
 
 
+def _pair(users, items):
+    return {"user": jnp.array(users), "item": jnp.array(items)}
+
+
+def _xs(user_x, item_x):
+    return {"user_x": user_x, "item_x": item_x}
+
+
 # --------------------------------------------------------------------------- (a) the table
 
 CASES = [
@@ -170,29 +178,35 @@ CASES = [
     ("GlobalMean NaN rating", lambda: models.GlobalMean.fit(W.frame.assign(rating=np.nan), 2, 3), ValueError,
      "rating"),
     ("GlobalMean n_users", lambda: models.GlobalMean.fit(W.frame, 0, 3), ValueError, "`n_users`"),
-    ("GlobalMean predict float", lambda: models.GlobalMean.fit(W.frame, 2, 3).predict([0.5], [1]), TypeError,
-     "`users`"),
-    ("UserItemBias pair shapes", lambda: W.bias.predict([0, 1], [0]), ValueError, "`users` and `items`"),
+    ("GlobalMean predict float", lambda: models.GlobalMean.fit(W.frame, 2, 3).predict({"user": [0.5], "item": [1]}),
+     TypeError, "`batch['user']`"),
+    ("GlobalMean predict no item", lambda: models.GlobalMean.fit(W.frame, 2, 3).predict({"user": [0]}), ValueError,
+     "`batch` lacks the key(s) ['item']"),
+    ("UserItemBias pair shapes", lambda: W.bias.predict({"user": [0, 1], "item": [0]}), ValueError,
+     "`batch['user']` and `batch['item']`"),
     ("UserItemBias sweeps", lambda: models.UserItemBias.fit(W.frame, 2, 3, sweeps=0), ValueError, "`sweeps`"),
     ("UserItemBias reg", lambda: models.UserItemBias.fit(W.frame, 2, 3, reg_item=-1), ValueError, "`reg_item`"),
-    ("UserItemBias scores 2-D", lambda: W.bias.scores([[0]]), ValueError, "`users`"),
-    ("UserItemBias scores range", lambda: W.bias.scores([2]), ValueError, "`users`"),
+    ("UserItemBias scores 2-D", lambda: W.bias.scores({"user": [[0]]}), ValueError, "`batch['user']`"),
+    ("UserItemBias scores range", lambda: W.bias.scores({"user": [2]}), ValueError, "`batch['user']`"),
+    ("UserItemBias scores not a dict", lambda: W.bias.scores([0]), TypeError, "`batch`"),
     ("Popularity no item column", lambda: models.Popularity.fit(W.frame[["user"]], 3), ValueError,
      "`interactions`"),
-    ("Popularity scores float", lambda: W.pop.scores([0.5]), TypeError, "`users`"),
-    ("Popularity scores scalar", lambda: W.pop.scores(0), ValueError, "`users`"),
-    ("Popularity scores negative", lambda: W.pop.scores([-1]), ValueError, "`users`"),
+    ("Popularity scores float", lambda: W.pop.scores({"user": [0.5]}), TypeError, "`batch['user']`"),
+    ("Popularity scores scalar", lambda: W.pop.scores({"user": 0}), ValueError, "`batch['user']`"),
+    ("Popularity scores negative", lambda: W.pop.scores({"user": [-1]}), ValueError, "`batch['user']`"),
     ("RandomScores n_items", lambda: models.RandomScores(KEY, 0), ValueError, "`n_items`"),
-    ("RandomScores key", lambda: models.RandomScores(7, 3).scores([0]), TypeError, "`key`"),
+    ("RandomScores key", lambda: models.RandomScores(7, 3).scores({"user": [0]}), TypeError, "`key`"),
     # factorisation models
     ("BiasedMF n_users -5", lambda: models.BiasedMF.init(KEY, -5, 3, 2), ValueError, "`n_users`"),
     ("BiasedMF dim 0", lambda: models.BiasedMF.init(KEY, 5, 3, 0), ValueError, "`dim`"),
     ("BiasedMF mu NaN", lambda: models.BiasedMF.init(KEY, 5, 3, 2, mu=float("nan")), ValueError, "`mu`"),
-    ("BiasedMF float users", lambda: W.mf(jnp.array([0.5]), jnp.array([1])), TypeError, "`users`"),
-    ("BiasedMF item range", lambda: W.mf(jnp.array([0]), jnp.array([N_ITEMS])), ValueError, "`items`"),
-    ("BiasedMF pair shapes", lambda: W.mf(jnp.array([0, 1]), jnp.array([1])), ValueError, "`users` and `items`"),
-    ("BiasedMF scores 2-D", lambda: W.mf.scores(jnp.array([[0]])), ValueError, "`users`"),
-    ("BiasedMF predict str", lambda: W.mf.predict(["a"], [0]), TypeError, "`users`"),
+    ("BiasedMF float users", lambda: W.mf.score(_pair([0.5], [1])), TypeError, "`batch['user']`"),
+    ("BiasedMF item range", lambda: W.mf.score(_pair([0], [N_ITEMS])), ValueError, "`batch['item']`"),
+    ("BiasedMF pair shapes", lambda: W.mf.score(_pair([0, 1], [1])), ValueError,
+     "`batch['user']` and `batch['item']`"),
+    ("BiasedMF scores 2-D", lambda: W.mf.scores({"user": jnp.array([[0]])}), ValueError, "`batch['user']`"),
+    ("BiasedMF predict str", lambda: W.mf.predict({"user": ["a"], "item": [0]}), TypeError, "`batch['user']`"),
+    ("BiasedMF score no item", lambda: W.mf.score({"user": W.users}), ValueError, "`batch` lacks"),
     ("rating_loss keys", lambda: models.rating_loss(W.mf, {"user": W.users}), ValueError, "`batch`"),
     ("rating_loss not a dict", lambda: models.rating_loss(W.mf, [1, 2]), TypeError, "`batch`"),
     ("rating_loss NaN rating", lambda: models.rating_loss(
@@ -206,14 +220,19 @@ CASES = [
                                                      n_negatives=0), ValueError, "`n_negatives`"),
     ("NeuMF hidden empty", lambda: models.NeuMF.init(KEY, 3, 3, hidden=()), ValueError, "`hidden`"),
     ("NeuMF gmf_dim", lambda: models.NeuMF.init(KEY, 3, 3, gmf_dim=-1), ValueError, "`gmf_dim`"),
-    ("NeuMF user range", lambda: W.neumf(jnp.array([N_USERS]), jnp.array([0])), ValueError, "`users`"),
+    ("NeuMF user range", lambda: W.neumf.score(_pair([N_USERS], [0])), ValueError, "`batch['user']`"),
+    ("NeuMF scores not a dict", lambda: W.neumf.scores(W.users), TypeError, "`batch`"),
     ("ContentModel user_dim", lambda: models.ContentModel.init(KEY, -5, 10), ValueError, "`user_dim`"),
     ("ContentModel hidden", lambda: models.ContentModel.init(KEY, 2, 3, hidden=5), TypeError, "`hidden`"),
-    ("ContentModel rows", lambda: W.content(np.ones((2, 2)), np.ones((3, 3))), ValueError, "`user_x`"),
-    ("ContentModel width", lambda: W.content(np.ones((2, 1)), np.ones((2, 3))), ValueError, "`user_x`"),
-    ("ContentModel NaN", lambda: W.content.predict(np.full((2, 2), np.nan), np.ones((2, 3))), ValueError,
-     "`user_x`"),
-    ("ContentModel inf", lambda: W.content(np.ones((2, 2)), np.full((2, 3), np.inf)), ValueError, "`item_x`"),
+    ("ContentModel rows", lambda: W.content.score(_xs(np.ones((2, 2)), np.ones((3, 3)))), ValueError,
+     "`batch['user_x']`"),
+    ("ContentModel width", lambda: W.content.score(_xs(np.ones((2, 1)), np.ones((2, 3)))), ValueError,
+     "`batch['user_x']`"),
+    ("ContentModel NaN", lambda: W.content.predict(_xs(np.full((2, 2), np.nan), np.ones((2, 3)))), ValueError,
+     "`batch['user_x']`"),
+    ("ContentModel inf", lambda: W.content.score(_xs(np.ones((2, 2)), np.full((2, 3), np.inf))), ValueError,
+     "`batch['item_x']`"),
+    ("ContentModel no item_x", lambda: W.content.score({"user_x": np.ones((2, 2))}), ValueError, "`batch` lacks"),
     # sequential models
     ("Caser dropout 1.5", lambda: models.Caser.init(KEY, 3, 3, dropout=1.5), ValueError, "`dropout`"),
     ("Caser window 0", lambda: models.Caser.init(KEY, 3, 3, window=0), ValueError, "`window`"),
@@ -324,14 +343,14 @@ def test_save_and_load_agree_on_the_npz_suffix(files):
 def test_checks_keep_jit_working_and_still_catch_static_mistakes():
     """Under jit, ids are abstract: shapes and dtypes are checked, values are not (and nothing breaks)."""
     users, items = jnp.array([0, 1]), jnp.array([2, 3])
-    call = jax.jit(lambda model, *args: model(*args))
+    score = jax.jit(lambda model, batch: model.score(batch))
     scores = jax.jit(lambda model, *args: model.scores(*args))
-    assert np.allclose(call(W.mf, users, items), W.mf(users, items), rtol=1e-6)
+    assert np.allclose(score(W.mf, _pair(users, items)), W.mf.score(_pair(users, items)), rtol=1e-6)
     hybrid_args = (W.users, W.history, W.user_x, W.item_x)
     assert np.allclose(scores(W.hybrid, *hybrid_args), W.hybrid.scores(*hybrid_args), rtol=1e-6)
-    call(W.mf, users + 100, items)  # values are not checked under jit (JAX clamps): check before jitting
-    with pytest.raises(TypeError, match="`users`"):
-        call(W.mf, users * 1.0, items)
+    score(W.mf, _pair(users + 100, items))  # values are not checked under jit (JAX clamps): check before jitting
+    with pytest.raises(TypeError, match=r"`batch\['user'\]`"):
+        score(W.mf, _pair(users * 1.0, items))
     with pytest.raises(ValueError, match="`history`"):
         scores(W.caser, W.users, W.history[:, :2])
     with pytest.raises(ValueError, match="`user_x`"):
@@ -407,12 +426,15 @@ def test_dropout_rates_outside_0_1_are_refused_at_init(model, rate):
 
 id_models = {
     "Embedding": (lambda ids: W.emb(ids), 5, "ids"),
-    "BiasedMF users": (lambda ids: W.mf(ids, np.zeros(np.shape(ids), int)), N_USERS, "users"),
-    "BiasedMF items": (lambda ids: W.mf.predict(np.zeros(np.shape(ids), int), ids), N_ITEMS, "items"),
-    "BiasedMF scores": (lambda ids: W.mf.scores(ids), N_USERS, "users"),
-    "NeuMF items": (lambda ids: W.neumf(np.zeros(np.shape(ids), int), ids), N_ITEMS, "items"),
-    "NeuMF scores": (lambda ids: W.neumf.scores(ids), N_USERS, "users"),
-    "UserItemBias scores": (lambda ids: W.bias.scores(ids), 2, "users"),
+    "BiasedMF users": (lambda ids: W.mf.score({"user": ids, "item": np.zeros(np.shape(ids), int)}), N_USERS,
+                       "batch['user']"),
+    "BiasedMF items": (lambda ids: W.mf.predict({"user": np.zeros(np.shape(ids), int), "item": ids}), N_ITEMS,
+                       "batch['item']"),
+    "BiasedMF scores": (lambda ids: W.mf.scores({"user": ids}), N_USERS, "batch['user']"),
+    "NeuMF items": (lambda ids: W.neumf.score({"user": np.zeros(np.shape(ids), int), "item": ids}), N_ITEMS,
+                    "batch['item']"),
+    "NeuMF scores": (lambda ids: W.neumf.scores({"user": ids}), N_USERS, "batch['user']"),
+    "UserItemBias scores": (lambda ids: W.bias.scores({"user": ids}), 2, "batch['user']"),
     "Hybrid users": (lambda ids: W.hybrid.scores(ids, np.resize(W.history, (len(ids), WINDOW)),
                                                  np.ones((len(ids), 2)), W.item_x), N_USERS, "users"),
     "Recommender history": (lambda ids: W.rec.recommend(None, history=ids), N_ITEMS, "history"),
@@ -446,8 +468,8 @@ def _hybrid_scores(x, rows):
 
 
 FEATURES = {  # feature matrix x (rows, width) → a call, the width, the argument's name
-    "ContentModel user_x": (lambda x, rows: W.content(x, np.ones((rows, 3))), 2, "user_x"),
-    "ContentModel item_x": (lambda x, rows: W.content.predict(np.ones((rows, 2)), x), 3, "item_x"),
+    "ContentModel user_x": (lambda x, rows: W.content.score(_xs(x, np.ones((rows, 3)))), 2, "batch['user_x']"),
+    "ContentModel item_x": (lambda x, rows: W.content.predict(_xs(np.ones((rows, 2)), x)), 3, "batch['item_x']"),
     "Hybrid user_x": (_hybrid_scores, 2, "user_x"),
 }
 

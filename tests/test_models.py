@@ -14,7 +14,7 @@ from recsys_lite import metrics, models
 def test_global_mean_rmse_on_u1(ml100k, ml100k_root):
     train, test = ml100k.split("u1")
     model = models.GlobalMean.fit(train, ml100k.n_users, ml100k.n_items)
-    ours = metrics.rmse(model.predict(test.user.to_numpy(), test.item.to_numpy()), test.rating)
+    ours = metrics.rmse(model.predict({"user": test.user.to_numpy(), "item": test.item.to_numpy()}), test.rating)
     # Independently, from the raw files with plain Python.
     folder = ml100k_root / "ml-100k"
     root_train = [int(line.split("\t")[2]) for line in open(folder / "u1.base")]
@@ -41,9 +41,9 @@ def test_bias_model_solves_its_normal_equations():
 def test_bias_beats_global_mean_on_u1(ml100k):
     train, test = ml100k.split("u1")
     args = (train, ml100k.n_users, ml100k.n_items)
-    pairs = (test.user.to_numpy(), test.item.to_numpy())
-    mean_rmse = metrics.rmse(models.GlobalMean.fit(*args).predict(*pairs), test.rating)
-    bias_rmse = metrics.rmse(models.UserItemBias.fit(*args).predict(*pairs), test.rating)
+    pairs = {"user": test.user.to_numpy(), "item": test.item.to_numpy()}
+    mean_rmse = metrics.rmse(models.GlobalMean.fit(*args).predict(pairs), test.rating)
+    bias_rmse = metrics.rmse(models.UserItemBias.fit(*args).predict(pairs), test.rating)
     assert bias_rmse < mean_rmse - 0.1
 
 
@@ -52,18 +52,19 @@ def test_popularity_counts_and_protocol(ml100k_loo):
     pop = models.Popularity.fit(loo.history("test"), loo.n_items)
     expected = np.bincount(loo.history("test").item, minlength=loo.n_items)
     assert np.array_equal(np.asarray(pop.counts), expected)
-    pop_metrics = metrics.evaluate_leave_one_out(pop.scores, loo, "test")
-    rnd = metrics.evaluate_leave_one_out(models.RandomScores(jax.random.key(0), loo.n_items).scores, loo, "test")
+    pop_metrics = metrics.evaluate_leave_one_out(lambda u: pop.scores({"user": u}), loo, "test")
+    rnd_model = models.RandomScores(jax.random.key(0), loo.n_items)
+    rnd = metrics.evaluate_leave_one_out(lambda u: rnd_model.scores({"user": u}), loo, "test")
     assert pop_metrics["NDCG@10"] > 4 * rnd["NDCG@10"]
     assert 0.0 < rnd["HR@10"] < 0.03
 
 
 def test_random_scores_are_keyed_per_user():
     model = models.RandomScores(jax.random.key(0), 7)
-    a = np.asarray(model.scores([0, 1, 2]))
-    assert np.array_equal(a[1], np.asarray(model.scores([1]))[0])
+    a = np.asarray(model.scores({"user": [0, 1, 2]}))
+    assert np.array_equal(a[1], np.asarray(model.scores({"user": [1]}))[0])
     assert not np.array_equal(a[0], a[1])
-    assert not np.array_equal(a, np.asarray(models.RandomScores(jax.random.key(1), 7).scores([0, 1, 2])))
+    assert not np.array_equal(a, np.asarray(models.RandomScores(jax.random.key(1), 7).scores({"user": [0, 1, 2]})))
 
 
 def test_models_are_pytrees_and_reject_bad_ids():
@@ -71,14 +72,36 @@ def test_models_are_pytrees_and_reject_bad_ids():
     model = models.UserItemBias.fit(frame, 2, 3)
     leaves = jax.tree_util.tree_leaves(model)
     assert len(leaves) == 3  # mu, user_bias, item_bias: sizes are static metadata
-    grads = jax.grad(lambda m: m.predict(np.array([0]), np.array([1])).sum())(model)
+    grads = jax.grad(lambda m: m.predict({"user": np.array([0]), "item": np.array([1])}).sum())(model)
     assert isinstance(grads, models.UserItemBias)
-    with pytest.raises(ValueError, match="`users` holds ids out of range.*there are 2 users"):
-        model.predict([2], [0])
-    with pytest.raises(ValueError, match="`items` holds ids out of range"):
-        model.predict([0], [-1])
+    with pytest.raises(ValueError, match=r"`batch\['user'\]` holds ids out of range.*there are 2 users"):
+        model.predict({"user": [2], "item": [0]})
+    with pytest.raises(ValueError, match=r"`batch\['item'\]` holds ids out of range"):
+        model.predict({"user": [0], "item": [-1]})
     with pytest.raises(ValueError, match="lacks the column\\(s\\) \\['rating'\\]"):
         models.GlobalMean.fit(frame.drop(columns="rating"), 2, 3)
+
+
+def test_baselines_are_jittable_and_follow_the_protocol():
+    """predict/scores under jax.jit equal their eager values; a batch's extra keys are ignored."""
+    frame = pd.DataFrame({"user": [0, 1, 1, 2], "item": [0, 1, 2, 2], "rating": [4.0, 2.0, 5.0, 3.0]})
+    batch = {"user": jnp.array([0, 2, 1]), "item": jnp.array([2, 0, 1]), "rating": jnp.ones(3),
+             "history": jnp.zeros((3, 2), jnp.int32)}
+    mean, bias = models.GlobalMean.fit(frame, 3, 3), models.UserItemBias.fit(frame, 3, 3)
+    rankers = [bias, models.Popularity.fit(frame, 3), models.RandomScores(jax.random.key(0), 3)]
+    predict = jax.jit(lambda m, b: m.predict(b))
+    scores = jax.jit(lambda m, b: m.scores(b))
+    for model in (mean, bias):
+        assert np.array_equal(predict(model, batch), model.predict(batch))
+    for model in rankers:
+        assert np.array_equal(scores(model, batch), model.scores(batch))
+        assert scores(model, batch).shape == (3, 3)
+    by_hand = float(bias.mu) + np.asarray(bias.user_bias)[[0, 2, 1]] + np.asarray(bias.item_bias)[[2, 0, 1]]
+    assert np.allclose(bias.score(batch), by_hand)
+    assert np.allclose(bias.scores(batch)[np.arange(3), [2, 0, 1]], by_hand)
+    assert np.allclose(mean.score(batch), frame.rating.mean())
+    with pytest.raises(TypeError, match=r"`batch\['user'\]`"):
+        predict(bias, dict(batch, user=batch["user"] * 1.0))
 
 
 # ---------------------------------------------------------------- learned models
@@ -94,13 +117,15 @@ def test_biased_mf_matches_its_formula_in_numpy():
     model = jax.tree_util.tree_map(lambda x: x + 0.1, model)  # make the biases non-zero
     batch = _pairs()
     u, i = batch["user"], batch["item"]
-    P, Q = np.asarray(model.users.table, np.float64), np.asarray(model.items.table, np.float64)
+    P, Q = np.asarray(model.user_embedding.table, np.float64), np.asarray(model.item_embedding.table, np.float64)
     expected = 3.6 + np.asarray(model.user_bias)[u] + np.asarray(model.item_bias)[i] + np.sum(P[u] * Q[i], axis=1)
-    assert np.allclose(model(u, i), expected, atol=1e-5)
-    scores = np.asarray(model.scores(np.array([2, 5])))
+    assert np.allclose(model.score(batch), expected, atol=1e-5)
+    assert np.allclose(jax.jit(lambda m, b: m.score(b))(model, batch), expected, atol=1e-5)
+    scores = np.asarray(model.scores({"user": np.array([2, 5])}))
     assert scores.shape == (2, 11)
     assert np.allclose(scores, np.asarray(model.item_bias)[None] + P[[2, 5]] @ Q.T, atol=1e-5)
-    assert np.all((model.predict(u, i) >= 1) & (model.predict(u, i) <= 5))
+    assert np.array_equal(model.predict(batch), np.clip(model.score(batch), 1, 5))
+    assert np.all((model.predict(batch) >= 1) & (model.predict(batch) <= 5))
 
 
 def test_rating_loss_gradient_matches_finite_differences():
@@ -133,27 +158,33 @@ def test_losses_are_finite_and_differentiable_for_every_model():
 def test_neumf_scores_agree_with_pairwise_logits():
     model = models.NeuMF.init(jax.random.key(3), 5, 9, gmf_dim=4, mlp_dim=3, hidden=(6, 2))
     users = np.array([0, 3, 4])
-    all_scores = np.asarray(model.scores(users))
+    all_scores = np.asarray(model.scores({"user": users}))
     assert all_scores.shape == (3, 9)
-    pairwise = np.asarray(model(np.repeat(users, 9), np.tile(np.arange(9), 3))).reshape(3, 9)
+    pairwise = np.asarray(model.score({"user": np.repeat(users, 9), "item": np.tile(np.arange(9), 3)})).reshape(3, 9)
     assert np.allclose(all_scores, pairwise, atol=1e-5)
 
 
 def test_content_model_shapes_and_clipping():
     model = models.ContentModel.init(jax.random.key(0), 3, 5, hidden=(8,), mu=3.5)
-    out = model.predict(np.ones((4, 3), np.float32) * 100, np.ones((4, 5), np.float32))
+    batch = {"user_x": np.ones((4, 3), np.float32) * 100, "item_x": np.ones((4, 5), np.float32), "user": np.arange(4)}
+    out = model.predict(batch)
     assert out.shape == (4,) and np.all((out >= 1) & (out <= 5))
-    with pytest.raises(ValueError, match=r"`user_x` and `item_x` must have d_u \+ d_i = 8 feature columns"):
-        model(np.ones((4, 2)), np.ones((4, 5)))
+    (W1, b1), (W2, b2) = [(np.asarray(d.weight, float), np.asarray(d.bias, float)) for d in model.mlp.layers]
+    x = np.concatenate([batch["user_x"], batch["item_x"]], axis=1) / 100   # r̂ = μ + relu(x W1 + b1) W2 + b2
+    by_hand = 3.5 + (np.maximum(x @ W1 + b1, 0) @ W2 + b2)[:, 0]
+    assert np.allclose(model.score({"user_x": batch["user_x"] / 100, "item_x": batch["item_x"] / 100}), by_hand,
+                       atol=1e-5)
+    with pytest.raises(ValueError, match=r"`batch\['user_x'\]` and `batch\['item_x'\]` must have d_u \+ d_i = 8"):
+        model.score({"user_x": np.ones((4, 2)), "item_x": np.ones((4, 5))})
 
 
 def test_learned_models_reject_ids_out_of_range():
     mf = models.BiasedMF.init(jax.random.key(0), 7, 11, 4)
-    with pytest.raises(ValueError, match="`users` holds ids out of range.*0 <= id < 7"):
-        mf(np.array([7]), np.array([0]))
+    with pytest.raises(ValueError, match=r"`batch\['user'\]` holds ids out of range.*0 <= id < 7"):
+        mf.score({"user": np.array([7]), "item": np.array([0])})
     neumf = models.NeuMF.init(jax.random.key(0), 7, 11, gmf_dim=2, mlp_dim=2, hidden=(4,))
-    with pytest.raises(ValueError, match="`items` holds ids out of range.*0 <= id < 11"):
-        neumf(np.array([0]), np.array([11]))
+    with pytest.raises(ValueError, match=r"`batch\['item'\]` holds ids out of range.*0 <= id < 11"):
+        neumf.score({"user": np.array([0]), "item": np.array([11])})
 
 
 def test_mf_learns_synthetic_structure():
@@ -169,7 +200,7 @@ def test_mf_learns_synthetic_structure():
     model = models.BiasedMF.init(jax.random.key(0), ds.n_users, ds.n_items, 8, mu=float(tr.rating.mean()))
     model, _ = train.fit(model, functools.partial(models.rating_loss, reg=0.1), arrays, optim.adam(0.005),
                          key=jax.random.key(1), epochs=8, batch_size=512, progress=False)
-    pairs = (te.user.to_numpy(), te.item.to_numpy())
-    mf_rmse = metrics.rmse(model.predict(*pairs), te.rating)
-    bias_rmse = metrics.rmse(models.UserItemBias.fit(tr, ds.n_users, ds.n_items).predict(*pairs), te.rating)
+    pairs = {"user": te.user.to_numpy(), "item": te.item.to_numpy()}
+    mf_rmse = metrics.rmse(model.predict(pairs), te.rating)
+    bias_rmse = metrics.rmse(models.UserItemBias.fit(tr, ds.n_users, ds.n_items).predict(pairs), te.rating)
     assert mf_rmse < bias_rmse - 0.01

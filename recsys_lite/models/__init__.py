@@ -1,10 +1,36 @@
-"""Recommenders, from the simplest baselines up.
+"""Recommenders, from the simplest baselines up, and the protocol they all follow.
 
-Every model is a frozen dataclass registered as a JAX pytree: its arrays are
-its parameters, so ``jax.grad`` and the optimizers act on the model itself.
-Rating models have ``predict(users, items) -> r̂`` of shape ``(m,)``; top-N
-models have a ``scores(...)`` method returning ``(n, n_items)`` scores, which
-:mod:`recsys_lite.metrics` ranks.
+A model is a frozen dataclass registered as a JAX pytree, built by
+``Model.init(key, ...)`` (a baseline by ``Model.fit(ratings, ...)``): its
+arrays are its parameters, so ``jax.grad`` and the optimizers act on the
+model itself, and its sizes are static. Every model answers through three
+names, each taking ONE batch mapping::
+
+    model.score(batch, *, key=None)  -> (B,)          raw score of the pairs (batch["user"], batch["item"]): the
+                                                      unclipped rating r̂ of a rating model, the logit of a top-N one
+    model.predict(batch)             -> (B,)          rating models only: score clipped to [low, high]
+    model.scores(batch, *, key=None) -> (B, n_items)  top-N models: a score for every item of the catalogue
+
+- **Batch keys.** ``batch`` holds row-aligned arrays under these names only:
+  ``"user"`` (B,) ids, ``"item"`` (B,) ids, ``"history"`` (B, L) item ids,
+  ``"length"`` (B,) real lengths of the histories, ``"user_x"`` (B, d_u)
+  user features, ``"item_x"`` (B, d_i) item features of the pair,
+  ``"rating"`` (B,). A model reads the keys it needs and ignores the others,
+  so one dict serves training (:func:`recsys_lite.train.fit` passes it to the
+  loss) and evaluation. Wrap a model for :mod:`recsys_lite.metrics` as
+  ``lambda u: model.scores({"user": u, ...})``.
+- **Shared inputs.** What is the same for every row (the hybrid's item
+  feature table (n_items, d_i)) is a keyword argument:
+  ``Hybrid.scores(batch, *, item_features, key=None)``; a loss takes it as a
+  keyword bound with ``functools.partial``.
+- **Dropout** is on exactly when a ``key`` is passed, in the models as in
+  :class:`recsys_lite.nn.Dropout`; without one they are deterministic.
+- **Padding.** An item sequence is left-aligned, oldest first, padded on the
+  right with the id ``n_items`` (an input table has ``n_items + 1`` rows, the
+  last for padding), with its length in ``"length"``.
+- **Losses** are ``loss(model, batch, key, *, hyperparameters)``.
+- **Checks** of shapes and dtypes run always (free under ``jax.jit``), of
+  id ranges and finiteness on concrete arrays only: every method is jittable.
 
 - :mod:`~recsys_lite.models.baselines` (chapter 1): global mean, user + item
   biases, popularity, random;

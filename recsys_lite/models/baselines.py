@@ -1,12 +1,8 @@
 """The baselines of chapter 1: every later model must beat them.
 
-Every model here is a frozen dataclass registered as a JAX pytree: its
-arrays are its parameters, so ``jax.grad`` and the optimizers act on the
-model itself. Rating models have ``predict(users, items) -> r̂`` of shape
-``(m,)``; top-N models have ``scores(users) -> s`` of shape
-``(len(users), n_items)``, which :mod:`recsys_lite.metrics` ranks.
-
-Baselines (chapter 1):
+Each follows the model protocol of :mod:`recsys_lite.models` (``score``,
+``predict``, ``scores`` on a batch dict) and is jittable: its arrays are
+pytree leaves, its sizes static.
 
 - :class:`GlobalMean`:  r̂_ui = μ
 - :class:`UserItemBias`: r̂_ui = μ + b_u + b_i, regularised, fitted by
@@ -25,8 +21,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_lite._checks import (
-    as_array, check_columns, check_finite, check_id_array, check_ids, check_key, check_positive, check_same_shape,
-    check_size,
+    as_array, check_batch_ids, check_columns, check_finite, check_ids, check_key, check_positive, check_size,
 )
 from recsys_lite._pytree import pytree_dataclass
 
@@ -50,19 +45,6 @@ def _ratings_arrays(ratings: pd.DataFrame, n_users: int, n_items: int):
     return users, items, r.astype(np.float64)
 
 
-def _pair_ids(model, users, items):
-    """``users``, ``items`` as int arrays after checking their ids and that they pair up."""
-    users = check_ids("users", users, model.n_users, "users")
-    items = check_ids("items", items, model.n_items, "items")
-    check_same_shape("users", users, "items", items)
-    return users, items
-
-
-def _user_list(users, n_users: int | None = None):
-    """Check a 1-D array of user ids: 0 <= id < n_users, or only id >= 0 when ``n_users`` is None."""
-    check_id_array("users", users, n_users, "users", ndim=1, meaning="(n,) user ids")
-
-
 @pytree_dataclass(static=("n_users", "n_items"))
 class GlobalMean:
     """r̂_ui = μ, the mean training rating: the floor every model must beat."""
@@ -81,14 +63,18 @@ class GlobalMean:
         _, _, r = _ratings_arrays(ratings, n_users, n_items)
         return cls(jnp.asarray(r.mean(), jnp.float32), n_users, n_items)
 
-    def predict(self, users, items) -> jax.Array:
-        """μ for each pair; ``users``, ``items``: ``(m,)`` → ``(m,)``.
+    def score(self, batch, *, key=None) -> jax.Array:
+        """μ for each pair (``batch["user"]``, ``batch["item"]``): ``(B,)`` → ``(B,)``; no dropout, ``key`` unused.
 
-        Raises ``TypeError`` for ids that are not integers, ``ValueError`` for ids out of
-        range or ``users`` and ``items`` of different shapes.
+        Raises ``TypeError`` for ids that are not integers, ``ValueError`` for a batch without
+        them, ids out of range (when concrete) or ``user`` and ``item`` of different shapes.
         """
-        users, items = _pair_ids(self, users, items)
+        users, _ = check_batch_ids(batch, {"user": self.n_users, "item": self.n_items})
         return jnp.full(users.shape, self.mu)
+
+    def predict(self, batch) -> jax.Array:
+        """μ again (it lies on the rating scale); raises as :meth:`score`."""
+        return self.score(batch)
 
 
 @pytree_dataclass(static=("n_users", "n_items", "low", "high"))
@@ -130,19 +116,21 @@ class UserItemBias:
         as32 = partial(jnp.asarray, dtype=jnp.float32)
         return cls(as32(mu), as32(b_user), as32(b_item), n_users, n_items, float(r.min()), float(r.max()))
 
-    def predict(self, users, items) -> jax.Array:
-        """r̂ for each (user, item) pair; ``(m,)``, ``(m,)`` → ``(m,)``. Raises as :meth:`GlobalMean.predict`."""
-        users, items = _pair_ids(self, users, items)
-        raw = self.mu + self.user_bias[users] + self.item_bias[items]
-        return jnp.clip(raw, self.low, self.high)
+    def score(self, batch, *, key=None) -> jax.Array:
+        """Unclipped r̂ for each pair: ``(B,)`` → ``(B,)``. Raises as :meth:`GlobalMean.score`."""
+        users, items = check_batch_ids(batch, {"user": self.n_users, "item": self.n_items})
+        return self.mu + self.user_bias[users] + self.item_bias[items]
 
-    def scores(self, users) -> jax.Array:
-        """Unclipped μ + b_u + b_i for every item; ``(n,)`` → ``(n, n_items)``.
+    def predict(self, batch) -> jax.Array:
+        """r̂ clipped to the rating scale [low, high]; raises as :meth:`score`."""
+        return jnp.clip(self.score(batch), self.low, self.high)
 
-        Raises ``TypeError``/``ValueError`` unless ``users`` is a 1-D array of ids in range.
+    def scores(self, batch, *, key=None) -> jax.Array:
+        """Unclipped μ + b_u + b_i for every item: ``batch["user"]`` ``(B,)`` → ``(B, n_items)``.
+
+        Raises ``TypeError``/``ValueError`` unless ``batch["user"]`` is a 1-D array of ids (in range when concrete).
         """
-        _user_list(users, self.n_users)
-        users = check_ids("users", users, self.n_users, "users")
+        (users,) = check_batch_ids(batch, {"user": self.n_users}, ndim=1)
         return self.mu + self.user_bias[users][:, None] + self.item_bias[None, :]
 
 
@@ -165,14 +153,13 @@ class Popularity:
                           "items")
         return cls(jnp.asarray(np.bincount(items, minlength=n_items), jnp.float32), n_items)
 
-    def scores(self, users) -> jax.Array:
-        """``(n,)`` user ids → ``(n, n_items)`` scores (the counts, for every user).
+    def scores(self, batch, *, key=None) -> jax.Array:
+        """The counts for every user: ``batch["user"]`` ``(B,)`` → ``(B, n_items)``.
 
-        Raises ``TypeError``/``ValueError`` unless ``users`` is a 1-D array of integer ids ≥ 0.
+        Raises ``TypeError``/``ValueError`` unless ``batch["user"]`` is a 1-D array of integer ids ≥ 0.
         """
-        _user_list(users)
-        users = np.asarray(users)
-        return jnp.broadcast_to(self.counts, (len(users), self.n_items))
+        (users,) = check_batch_ids(batch, {"user": None}, ndim=1)
+        return jnp.broadcast_to(self.counts, (users.shape[0], self.n_items))
 
 
 @pytree_dataclass(static=("n_items",))
@@ -185,14 +172,13 @@ class RandomScores:
     def __post_init__(self):
         check_size("n_items", self.n_items)
 
-    def scores(self, users) -> jax.Array:
-        """``(n,)`` user ids → ``(n, n_items)`` uniform scores.
+    def scores(self, batch, *, key=None) -> jax.Array:
+        """Uniform scores: ``batch["user"]`` ``(B,)`` → ``(B, n_items)``; the model's own key draws them, not ``key``.
 
-        Raises ``TypeError``/``ValueError`` unless ``users`` is a 1-D array of integer ids ≥ 0
-        and ``key`` a PRNG key.
+        Raises ``TypeError``/``ValueError`` unless ``batch["user"]`` is a 1-D array of integer ids ≥ 0
+        and the field ``key`` a PRNG key.
         """
         check_key("key", self.key)
-        _user_list(users)
-        users = jnp.asarray(np.asarray(users))
+        (users,) = check_batch_ids(batch, {"user": None}, ndim=1)
         draw = lambda u: jax.random.uniform(jax.random.fold_in(self.key, u), (self.n_items,))
         return jax.vmap(draw)(users)

@@ -1,8 +1,10 @@
 """Learned models of chapters 4–5: content-based MLP, biased MF, NeuMF, and their losses.
 
-Each loss is shaped ``loss(model, batch, key, *, ...)`` for
-:func:`recsys_lite.train.fit`; bind the hyperparameters with
-``functools.partial``.
+The models follow the protocol of :mod:`recsys_lite.models`. Each loss is
+shaped ``loss(model, batch, key, *, ...)`` for :func:`recsys_lite.train.fit`;
+bind the hyperparameters with ``functools.partial``. Shapes and dtypes are
+checked always (while jit traces, for free), id ranges and finiteness only
+on concrete arrays.
 """
 
 from __future__ import annotations
@@ -12,41 +14,30 @@ import jax.numpy as jnp
 
 from recsys_lite import losses, nn
 from recsys_lite._checks import (
-    as_array, check_batch, check_finite, check_id_array, check_key, check_number, check_positive, check_size,
-    check_sizes, describe, is_traced,
+    as_array, check_batch, check_batch_ids, check_finite, check_id_array, check_key, check_number, check_positive,
+    check_same_shape, check_size, check_sizes, describe,
 )
 from recsys_lite._pytree import pytree_dataclass
 
 __all__ = ["ContentModel", "BiasedMF", "NeuMF", "rating_loss", "bpr_loss", "softmax_loss", "bce_loss"]
 
-# Checks: shapes and dtypes always (also while jit traces, where they cost
-# nothing at run time); id ranges and finiteness only on concrete arrays.
 
-
-def _check_pairs(users, items, n_users: int, n_items: int) -> None:
-    """Raise unless ``users`` and ``items`` are integer ids of one shape, in range when concrete."""
-    check_id_array("users", users, n_users, "users")
-    check_id_array("items", items, n_items, "items")
-    if jnp.shape(users) != jnp.shape(items):
-        raise ValueError(f"`users` and `items` must have the same shape, one (user, item) pair per entry; "
-                         f"got {tuple(jnp.shape(users))} and {tuple(jnp.shape(items))}.")
-
-
+# Still imported by sequential.py and hybrid.py; delete both once they call _checks directly.
 def _check_user_list(users, n_users: int) -> None:
-    """Raise unless ``users`` is a 1-D array of integer ids, in range when concrete."""
     check_id_array("users", users, n_users, "users", ndim=1, meaning="(n,) user ids")
 
 
 def _check_reg(reg) -> None:
-    if not is_traced(reg):
-        check_positive("reg", reg, allow_zero=True)
+    check_positive("reg", reg, allow_zero=True)
+
 
 @pytree_dataclass(static=("low", "high"))
 class ContentModel:
     """r̂_ui = μ + MLP([x_u, x_i]): a rating from user and item features alone.
 
-    x_u: (m, d_u) user features, x_i: (m, d_i) item features (see
-    :func:`recsys_lite.data.content_features`), concatenated into (m, d_u + d_i).
+    x_u = ``batch["user_x"]`` (B, d_u) user features, x_i = ``batch["item_x"]``
+    (B, d_i) item features of the pairs (see :func:`recsys_lite.data.content_features`),
+    concatenated into (B, d_u + d_i).
     Knows nothing about who rated what, so it works for a brand-new user or
     film: the content-based answer to cold start.
     """
@@ -66,35 +57,37 @@ class ContentModel:
         check_number("mu", mu)
         return cls(jnp.asarray(mu, jnp.float32), nn.MLP.init(key, [user_dim + item_dim, *hidden, 1]))
 
-    def __call__(self, user_x, item_x) -> jax.Array:
-        """Unclipped r̂; ``user_x`` (m, d_u), ``item_x`` (m, d_i) → (m,).
+    def score(self, batch, *, key=None) -> jax.Array:
+        """Unclipped r̂: ``batch["user_x"]`` (B, d_u), ``batch["item_x"]`` (B, d_i) → (B,); ``key`` unused.
 
-        Raises ``TypeError`` for features that are not numbers, ``ValueError`` for features
-        with other row counts, d_u + d_i other than the model's, or (when concrete) NaN or inf.
+        Raises ``TypeError`` for features that are not numbers, ``ValueError`` for a batch without
+        them, features with other row counts, d_u + d_i other than the model's, or (when concrete)
+        NaN or inf.
         """
-        user_x, item_x = as_array("user_x", user_x), as_array("item_x", item_x)
+        check_batch("batch", batch, ["user_x", "item_x"])
+        user_x, item_x = as_array("batch['user_x']", batch["user_x"]), as_array("batch['item_x']", batch["item_x"])
         width = self.mlp.sizes[0]
         if user_x.ndim < 1 or item_x.ndim < 1 or user_x.shape[:-1] != item_x.shape[:-1]:
-            raise ValueError(f"`user_x` (m, d_u) and `item_x` (m, d_i) must have the same leading shape, one row "
-                             f"per pair; got {describe(user_x)} and {describe(item_x)}.")
+            raise ValueError(f"`batch['user_x']` (B, d_u) and `batch['item_x']` (B, d_i) must have the same leading "
+                             f"shape, one row per pair; got {describe(user_x)} and {describe(item_x)}.")
         if user_x.shape[-1] + item_x.shape[-1] != width:
-            raise ValueError(f"`user_x` and `item_x` must have d_u + d_i = {width} feature columns together "
-                             f"(the model's input width); got {user_x.shape[-1]} + {item_x.shape[-1]}.")
-        check_finite("user_x", user_x)
-        check_finite("item_x", item_x)
+            raise ValueError(f"`batch['user_x']` and `batch['item_x']` must have d_u + d_i = {width} feature columns "
+                             f"together (the model's input width); got {user_x.shape[-1]} + {item_x.shape[-1]}.")
+        check_finite("batch['user_x']", user_x)
+        check_finite("batch['item_x']", item_x)
         return self.mu + self.mlp(jnp.concatenate([user_x, item_x], axis=-1))[..., 0]
 
-    def predict(self, user_x, item_x) -> jax.Array:
-        """r̂ clipped to the rating scale; raises as calling the model does."""
-        return jnp.clip(self(user_x, item_x), self.low, self.high)
+    def predict(self, batch) -> jax.Array:
+        """r̂ clipped to the rating scale [low, high]; raises as :meth:`score`."""
+        return jnp.clip(self.score(batch), self.low, self.high)
 
 
 @pytree_dataclass(static=("low", "high"))
 class BiasedMF:
     """Biased matrix factorisation: r̂_ui = μ + b_u + b_i + p_u · q_i.
 
-    ``users`` and ``items`` are :class:`~recsys_lite.nn.Embedding` tables P
-    (n_users, K) and Q (n_items, K). For ratings, train with
+    ``user_embedding`` and ``item_embedding`` are :class:`~recsys_lite.nn.Embedding`
+    tables P (n_users, K) and Q (n_items, K). For ratings, train with
     :func:`rating_loss`; for top-N with :func:`bpr_loss` or
     :func:`softmax_loss`, where ``scores`` ranks items by b_i + p_u · q_i
     (μ and b_u do not change a user's ranking).
@@ -103,8 +96,8 @@ class BiasedMF:
     mu: jax.Array
     user_bias: jax.Array  # (n_users,)
     item_bias: jax.Array  # (n_items,)
-    users: nn.Embedding   # P: (n_users, K)
-    items: nn.Embedding   # Q: (n_items, K)
+    user_embedding: nn.Embedding   # P: (n_users, K)
+    item_embedding: nn.Embedding   # Q: (n_items, K)
     low: float = 1.0
     high: float = 5.0
 
@@ -126,35 +119,34 @@ class BiasedMF:
 
     @property
     def n_users(self) -> int:
-        return self.users.num_embeddings
+        return self.user_embedding.num_embeddings
 
     @property
     def n_items(self) -> int:
-        return self.items.num_embeddings
+        return self.item_embedding.num_embeddings
 
-    def __call__(self, users, items) -> jax.Array:
-        """Unclipped r̂ for (user, item) pairs; ``(m,)``, ``(m,)`` → ``(m,)``.
+    def score(self, batch, *, key=None) -> jax.Array:
+        """Unclipped r̂ of the pairs (``batch["user"]``, ``batch["item"]``): ``(B,)`` → ``(B,)``; ``key`` unused.
 
-        Raises ``TypeError`` for ids that are not integers, ``ValueError`` for ``users`` and
-        ``items`` of different shapes or (when concrete) ids out of range.
+        Raises ``TypeError`` for ids that are not integers, ``ValueError`` for a batch without them,
+        ``user`` and ``item`` of different shapes or (when concrete) ids out of range.
         """
-        _check_pairs(users, items, self.n_users, self.n_items)
-        users, items = jnp.asarray(users), jnp.asarray(items)
-        p, q = self.users(users), self.items(items)
+        users, items = check_batch_ids(batch, {"user": self.n_users, "item": self.n_items})
+        p, q = self.user_embedding(users), self.item_embedding(items)
         return self.mu + self.user_bias[users] + self.item_bias[items] + jnp.sum(p * q, axis=-1)
 
-    def predict(self, users, items) -> jax.Array:
-        """r̂ clipped to the rating scale; raises as calling the model does."""
-        return jnp.clip(self(users, items), self.low, self.high)
+    def predict(self, batch) -> jax.Array:
+        """r̂ clipped to the rating scale [low, high]; raises as :meth:`score`."""
+        return jnp.clip(self.score(batch), self.low, self.high)
 
-    def scores(self, users) -> jax.Array:
-        """Top-N scores s_ui = b_i + p_u · q_i for every item; ``(n,)`` → ``(n, n_items)``.
+    def scores(self, batch, *, key=None) -> jax.Array:
+        """Top-N scores s_ui = b_i + p_u · q_i for every item: ``batch["user"]`` ``(B,)`` → ``(B, n_items)``.
 
-        Raises ``TypeError``/``ValueError`` unless ``users`` is a 1-D array of integer ids (in range when concrete).
+        Raises ``TypeError``/``ValueError`` unless ``batch["user"]`` is a 1-D array of integer ids (in range
+        when concrete).
         """
-        _check_user_list(users, self.n_users)
-        users = jnp.asarray(users)
-        return self.item_bias[None, :] + self.users(users) @ self.items.table.T
+        (users,) = check_batch_ids(batch, {"user": self.n_users}, ndim=1)
+        return self.item_bias[None, :] + self.user_embedding(users) @ self.item_embedding.table.T
 
 
 def rating_loss(model: BiasedMF, batch, key=None, *, reg: float = 0.0) -> jax.Array:
@@ -168,20 +160,14 @@ def rating_loss(model: BiasedMF, batch, key=None, *, reg: float = 0.0) -> jax.Ar
     shape of ``user`` (or, when concrete, not finite), a negative ``reg``, or bad ids.
     """
     check_batch("batch", batch, ["user", "item", "rating"])
-    _check_reg(reg)
-    u, i = batch["user"], batch["item"]
-    if jnp.shape(batch["rating"]) != jnp.shape(u):
-        raise ValueError(f"`batch['rating']` must have the shape of `batch['user']`, {tuple(jnp.shape(u))}; "
-                         f"got {describe(batch['rating'])}.")
+    check_positive("reg", reg, allow_zero=True)
+    check_same_shape("batch['rating']", batch["rating"], "batch['user']", batch["user"])
     check_finite("batch['rating']", batch["rating"])
-    err = model(u, i) - batch["rating"]
-    p, q = model.users(u), model.items(i)
+    err = model.score(batch) - batch["rating"]
+    u, i = batch["user"], batch["item"]
+    p, q = model.user_embedding(u), model.item_embedding(i)
     penalty = jnp.sum(p * p, -1) + jnp.sum(q * q, -1) + model.user_bias[u] ** 2 + model.item_bias[i] ** 2
     return 0.5 * jnp.mean(err ** 2) + 0.5 * reg * jnp.mean(penalty)
-
-
-def _uniform_negatives(key, shape, n_items: int) -> jax.Array:
-    return jax.random.randint(key, shape, 0, n_items)
 
 
 def bpr_loss(model: BiasedMF, batch, key, *, reg: float = 0.0) -> jax.Array:
@@ -192,12 +178,11 @@ def bpr_loss(model: BiasedMF, batch, key, *, reg: float = 0.0) -> jax.Array:
     approximation). Raises ``TypeError``/``ValueError`` for a bad key, a batch without
     those keys, a negative ``reg`` or bad ids.
     """
-    check_batch("batch", batch, ["user", "item"])
+    u, i = check_batch_ids(batch, {"user": model.n_users, "item": model.n_items})
     check_key("key", key)
-    _check_reg(reg)
-    u, i = batch["user"], batch["item"]
-    j = _uniform_negatives(key, i.shape, model.n_items)
-    p, q_i, q_j = model.users(u), model.items(i), model.items(j)
+    check_positive("reg", reg, allow_zero=True)
+    j = jax.random.randint(key, i.shape, 0, model.n_items)
+    p, q_i, q_j = model.user_embedding(u), model.item_embedding(i), model.item_embedding(j)
     diff = jnp.sum(p * (q_i - q_j), -1) + model.item_bias[i] - model.item_bias[j]
     penalty = jnp.sum(p * p, -1) + jnp.sum(q_i * q_i, -1) + jnp.sum(q_j * q_j, -1)
     return losses.bpr(diff, jnp.zeros_like(diff)) + 0.5 * reg * jnp.mean(penalty)
@@ -206,18 +191,16 @@ def bpr_loss(model: BiasedMF, batch, key, *, reg: float = 0.0) -> jax.Array:
 def softmax_loss(model, batch, key=None, *, reg: float = 0.0) -> jax.Array:
     """Full softmax cross-entropy: −mean log softmax(s_u)_i + λ/2 · mean ‖p_u‖², all items as negatives.
 
-    ``model.scores(users)`` gives the logits (m, n_items); affordable because
+    ``model.scores(batch)`` gives the logits (m, n_items); affordable because
     the catalogue is small, and free of negative-sampling noise. Raises ``TypeError``/``ValueError``
     for a batch without ``user`` and ``item``, a negative ``reg``, or bad ids.
     """
-    check_batch("batch", batch, ["user", "item"])
-    _check_reg(reg)
-    u, i = batch["user"], batch["item"]
-    check_id_array("batch['item']", i, model.n_items, "items")
-    logits = model.scores(u)
-    p = model.users(u)
-    return losses.softmax_cross_entropy(logits, i) + 0.5 * reg * (jnp.mean(jnp.sum(p * p, -1))
-                                                                   + jnp.sum(model.items.table ** 2) / u.shape[0])
+    u, i = check_batch_ids(batch, {"user": model.n_users, "item": model.n_items}, ndim=1)
+    check_positive("reg", reg, allow_zero=True)
+    logits = model.scores(batch)
+    p = model.user_embedding(u)
+    return losses.softmax_cross_entropy(logits, i) + 0.5 * reg * (
+        jnp.mean(jnp.sum(p * p, -1)) + jnp.sum(model.item_embedding.table ** 2) / u.shape[0])
 
 
 @pytree_dataclass
@@ -233,10 +216,10 @@ class NeuMF:
     :func:`bce_loss` (sampled negatives) or :func:`bpr_loss`-style pairs.
     """
 
-    gmf_users: nn.Embedding
-    gmf_items: nn.Embedding
-    mlp_users: nn.Embedding
-    mlp_items: nn.Embedding
+    gmf_user_embedding: nn.Embedding   # p^G: (n_users, K_G)
+    gmf_item_embedding: nn.Embedding   # q^G: (n_items, K_G)
+    mlp_user_embedding: nn.Embedding   # p^M: (n_users, K_M)
+    mlp_item_embedding: nn.Embedding   # q^M: (n_items, K_M)
     mlp: nn.MLP
     head: nn.Dense
 
@@ -262,11 +245,11 @@ class NeuMF:
 
     @property
     def n_users(self) -> int:
-        return self.gmf_users.num_embeddings
+        return self.gmf_user_embedding.num_embeddings
 
     @property
     def n_items(self) -> int:
-        return self.gmf_items.num_embeddings
+        return self.gmf_item_embedding.num_embeddings
 
     def _logits(self, gmf_u, mlp_u, gmf_i, mlp_i) -> jax.Array:
         shape = jnp.broadcast_shapes(gmf_u.shape[:-1], gmf_i.shape[:-1])
@@ -274,19 +257,20 @@ class NeuMF:
                                   jnp.broadcast_to(mlp_i, shape + mlp_i.shape[-1:])], axis=-1)
         return self.head(jnp.concatenate([gmf_u * gmf_i, self.mlp(mlp_in)], axis=-1))[..., 0]
 
-    def __call__(self, users, items) -> jax.Array:
-        """Logits s_ui for (user, item) pairs; ``(m,)``, ``(m,)`` → ``(m,)``. Raises as :meth:`BiasedMF.__call__`."""
-        _check_pairs(users, items, self.n_users, self.n_items)
-        return self._logits(self.gmf_users(users), self.mlp_users(users), self.gmf_items(items), self.mlp_items(items))
-
-    def scores(self, users) -> jax.Array:
-        """Logits for every item; ``(n,)`` → ``(n, n_items)``. Evaluate in chunks of a few hundred users.
-
-        Raises as :meth:`BiasedMF.scores`.
+    def score(self, batch, *, key=None) -> jax.Array:
+        """Logits s_ui of the pairs: ``(B,)``, ``(B,)`` → ``(B,)``; ``key`` unused. Raises as :meth:`BiasedMF.score`.
         """
-        _check_user_list(users, self.n_users)
-        return self._logits(self.gmf_users(users)[:, None, :], self.mlp_users(users)[:, None, :],
-                            self.gmf_items.table[None], self.mlp_items.table[None])
+        users, items = check_batch_ids(batch, {"user": self.n_users, "item": self.n_items})
+        return self._logits(self.gmf_user_embedding(users), self.mlp_user_embedding(users),
+                            self.gmf_item_embedding(items), self.mlp_item_embedding(items))
+
+    def scores(self, batch, *, key=None) -> jax.Array:
+        """Logits for every item: ``batch["user"]`` ``(B,)`` → ``(B, n_items)``. Evaluate in chunks of a few
+        hundred users. Raises as :meth:`BiasedMF.scores`.
+        """
+        (users,) = check_batch_ids(batch, {"user": self.n_users}, ndim=1)
+        return self._logits(self.gmf_user_embedding(users)[:, None, :], self.mlp_user_embedding(users)[:, None, :],
+                            self.gmf_item_embedding.table[None], self.mlp_item_embedding.table[None])
 
 
 def bce_loss(model, batch, key, *, n_negatives: int = 4, reg: float = 0.0) -> jax.Array:
@@ -297,14 +281,13 @@ def bce_loss(model, batch, key, *, n_negatives: int = 4, reg: float = 0.0) -> ja
     Raises ``TypeError``/``ValueError`` for a bad key, a batch without ``user`` and ``item``,
     an ``n_negatives`` that is not a positive integer, a negative ``reg``, or bad ids.
     """
-    check_batch("batch", batch, ["user", "item"])
+    u, i = check_batch_ids(batch, {"user": model.n_users, "item": model.n_items})
     check_key("key", key)
     check_size("n_negatives", n_negatives)
-    _check_reg(reg)
-    u, i = batch["user"], batch["item"]
-    j = _uniform_negatives(key, i.shape + (n_negatives,), model.n_items)
-    pos = model(u, i)
-    neg = model(jnp.repeat(u[:, None], n_negatives, axis=1), j)
+    check_positive("reg", reg, allow_zero=True)
+    j = jax.random.randint(key, i.shape + (n_negatives,), 0, model.n_items)
+    pos = model.score({"user": u, "item": i})
+    neg = model.score({"user": jnp.repeat(u[:, None], n_negatives, axis=1), "item": j})
     logits = jnp.concatenate([pos[:, None], neg], axis=1)
     labels = jnp.concatenate([jnp.ones_like(pos)[:, None], jnp.zeros_like(neg)], axis=1)
     penalty = losses.l2_penalty(model, reg) if reg else 0.0
