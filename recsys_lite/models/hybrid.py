@@ -33,7 +33,7 @@ import jax.numpy as jnp
 
 from recsys_lite import losses, nn
 from recsys_lite._checks import (
-    check_batch, check_features, check_flag, check_fraction, check_history, check_id_array, check_key,
+    check_batch, check_batch_ids, check_features, check_flag, check_fraction, check_history, check_id_array, check_key,
     check_number, check_positive, check_size, describe, is_traced,
 )
 from recsys_lite._pytree import pytree_dataclass
@@ -241,14 +241,8 @@ class Hybrid:
         Raises as :meth:`represent`, and for a batch without ``user`` (b_u needs a known
         user) or ``item`` (B,) integer ids (in range when concrete).
         """
-        check_batch("batch", batch, ["user", "item", "history"])
-        check_id_array("batch['item']", batch["item"], self.n_items, "items", ndim=1,
-                       meaning="(B,) item ids, one per user")
-        if jnp.shape(batch["item"]) != jnp.shape(batch["user"]):
-            raise ValueError(f"`batch['user']` and `batch['item']` must have the same shape, one (user, item) pair "
-                             f"per entry; got {tuple(jnp.shape(batch['user']))} and {tuple(jnp.shape(batch['item']))}.")
+        users, items = check_batch_ids(batch, {"user": self.n_users, "item": self.n_items}, ndim=1)
         r = self.represent(batch, key=key)
-        users, items = jnp.asarray(batch["user"]), jnp.asarray(batch["item"])
         o = self.item_vectors(item_features)[items]
         return self.mu + self.rating_user_bias[users] + self.rating_item_bias[items] + jnp.sum(r * o, axis=-1)
 
