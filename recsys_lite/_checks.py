@@ -372,14 +372,9 @@ def check_history(name: str, history: Any, n_items: int, *, steps: int | None = 
 
     ``rows`` asks for that many rows (one per user). Values are checked only when concrete.
     """
-    import jax.numpy as jnp
-
     history = as_array(name, history)
-    check_ndim(name, history, 2, "(batch, steps) item ids, left-aligned, padded with n_items")
-    if not jnp.issubdtype(history.dtype, jnp.integer):
-        raise TypeError(f"`{name}` must hold integer item ids (0 … {n_items - 1}, and {n_items} for padding); "
-                        f"got {describe(history)}.")
-    check_id_array(name, history, n_items + 1, f"ids: {n_items} items and the padding id {n_items}")
+    check_id_array(name, history, n_items + 1, f"ids: {n_items} items and the padding id {n_items}", ndim=2,
+                   meaning="(batch, steps) item ids, left-aligned, padded on the right with n_items")
     if history.shape[1] < 1:
         raise ValueError(f"`{name}` must have at least one step (column); got {describe(history)}.")
     if steps is not None and history.shape[1] != steps:

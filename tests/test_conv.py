@@ -144,7 +144,7 @@ def test_horizontal_conv_bank_matches_numpy():
         windows = np.stack([x[:, t:t + h] for t in range(4 - h + 1)], axis=1)       # (B, L − h + 1, h, C)
         expected.append(np.maximum(np.einsum("bthc,hco->bto", windows, k) + b, 0).max(axis=1))
     np.testing.assert_allclose(bank(x), np.concatenate(expected, axis=-1), rtol=1e-5, atol=1e-6)
-    with pytest.raises(TypeError, match=r"`keys\[1\]`"):
+    with pytest.raises(TypeError, match="`key`"):
         nn.HorizontalConv.init([jax.random.key(0), 3], 3, 2)
-    with pytest.raises(ValueError, match="`keys` must hold at least one"):
+    with pytest.raises(TypeError, match="`keys` must be L ≥ 1 PRNG keys"):
         nn.HorizontalConv.init([], 3, 2)

@@ -43,13 +43,12 @@ __all__ = ["Hybrid", "BRANCHES", "hybrid_topn_loss", "hybrid_rating_loss"]
 
 BRANCHES = ("user", "content", "conv", "gru")
 
-# Every branch is called as branch(inputs) → (B, d), where inputs holds the batch's
-# arrays plus "embedded" (B, L, d), the history's embeddings (zero on padding).
-
+# A fused branch is called as branch(inputs) → (B, d); inputs: the batch's arrays, "length" (B,)
+# and "embedded" (B, L, d), the history's embeddings (zero on padding).
 
 @pytree_dataclass
 class ContentBranch:
-    """MLP(x_u): the user's features ``user_x`` (B, d_u) → (B, d)."""
+    """MLP(x_u): ``user_x`` (B, d_u) → (B, d)."""
     mlp: nn.MLP
 
     def __call__(self, inputs) -> jax.Array:
@@ -68,20 +67,19 @@ class ConvBranch:
 
 @pytree_dataclass
 class GRUBranch:
-    """Dense(h_last): the GRU's state after the last real item, (B, L, d) → (B, H) → (B, d)."""
+    """Dense(h_last), the GRU's state after the last real item: (B, L, d) → (B, H) → (B, d)."""
     gru: nn.Recurrent
     out: nn.Dense
 
     def __call__(self, inputs) -> jax.Array:
-        _, state = self.gru(inputs["embedded"], inputs["length"])
-        return self.out(state)
+        return self.out(self.gru(inputs["embedded"], inputs["length"])[1])
 
 
 @pytree_dataclass(static=("dropout",))
 class Fusion:
-    """z_u = relu(Dense(dropout([branches]))): the fused branches, side by side."""
+    """z_u = relu(Dense(dropout([branches]))): the fused branches side by side, (B, k·d) → (B, d)."""
     branches: Parallel
-    dense: nn.Dense                   # (number of branches)·d → d
+    dense: nn.Dense
     dropout: float = 0.3
 
     def __call__(self, inputs, *, key=None) -> jax.Array:
@@ -149,31 +147,28 @@ class Hybrid:
         fusion = {"fused": Fusion(Parallel(fused), nn.Dense.init(next(rest), len(fused) * dim, dim), dropout)} \
             if fused else {}
         items_key, item_mlp_key = next(rest), next(rest)
-        small = 1.0 / dim
-        return cls(
-            history_embedding=nn.Embedding.init(history_key, n_items + 1, dim, stddev=small),
-            fusion=fusion,
-            user_embedding={"user": nn.Embedding.init(user_key, n_users, dim, stddev=small)}
-            if "user" in branches else {},
-            item_embedding=nn.Embedding.init(items_key, n_items, dim, stddev=small),
-            item_content={"content": nn.MLP.init(item_mlp_key, [item_dim, dim, dim])} if item_content else {},
-            item_bias=jnp.zeros(n_items),
-            rating_user_bias=jnp.zeros(n_users),
-            rating_item_bias=jnp.zeros(n_items),
-            mu=jnp.asarray(mu, jnp.float32),
-        )
+        def embedding(key, rows):
+            return nn.Embedding.init(key, rows, dim, stddev=1.0 / dim)
+
+        return cls(embedding(history_key, n_items + 1), fusion,
+                   {"user": embedding(user_key, n_users)} if "user" in branches else {}, embedding(items_key, n_items),
+                   {"content": nn.MLP.init(item_mlp_key, [item_dim, dim, dim])} if item_content else {},
+                   jnp.zeros(n_items), jnp.zeros(n_users), jnp.zeros(n_items), jnp.asarray(mu, jnp.float32))
+
+    @property
+    def fused(self) -> dict:
+        """The fused branches in use, by name."""
+        return self.fusion["fused"].branches.layers if self.fusion else {}
 
     @property
     def branches(self) -> tuple[str, ...]:
         """The user branches in use, in the order of ``BRANCHES``."""
-        used = set(self.user_embedding) | set(self.fusion["fused"].branches.layers if self.fusion else ())
-        return tuple(b for b in BRANCHES if b in used)
+        return tuple(b for b in BRANCHES if b in self.fused or b in self.user_embedding)
 
     @property
     def window(self) -> int | None:
         """L, the history length the conv branch reads (None without it: any L ≥ 1 then)."""
-        layers = self.fusion["fused"].branches.layers if self.fusion else {}
-        return layers["conv"].conv.window if "conv" in layers else None
+        return self.fused["conv"].conv.window if "conv" in self.fused else None
 
     @property
     def n_items(self) -> int:
@@ -207,7 +202,7 @@ class Hybrid:
         (L the conv branch's window), ``user_x`` not of shape (B, d_u), a bad ``key``, or
         (when concrete) ids out of range and NaN or inf features.
         """
-        check_batch("batch", batch, ["history", "user_x"] if "content" in self.branches else ["history"])
+        check_batch("batch", batch, ["history", "user_x"] if "content" in self.fused else ["history"])
         check_history("batch['history']", batch["history"], self.n_items, steps=self.window)
         rows = jnp.shape(batch["history"])[0]
         if "user" in batch:
@@ -215,9 +210,8 @@ class Hybrid:
             if jnp.shape(batch["user"])[0] != rows:
                 raise ValueError(f"`batch['user']` and `batch['history']` must have one row per user: got "
                                  f"{jnp.shape(batch['user'])[0]} users and {rows} rows of history.")
-        if "content" in self.branches:
-            check_features("batch['user_x']", batch["user_x"], rows=rows,
-                           width=self.fusion["fused"].branches.layers["content"].mlp.sizes[0],
+        if "content" in self.fused:
+            check_features("batch['user_x']", batch["user_x"], rows=rows, width=self.fused["content"].mlp.sizes[0],
                            meaning="one row of user features per row of `history`")
         check_key("key", key, allow_none=True)
         history = jnp.asarray(batch["history"])

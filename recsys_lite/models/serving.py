@@ -7,8 +7,9 @@ structure, given one as a template (``like``), and says exactly what does
 not match when the file and the template differ.
 
 :class:`Recommender` bundles a trained :class:`~recsys_lite.models.hybrid.Hybrid`
-with what it needs at serving time: each user's recent items, what they have
-already seen, the user and item features and item popularity.
+(any model with ``scores(batch, *, item_features)``) with what it needs at serving time:
+each user's recent items, what they have already seen, the user and item features and
+item popularity.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from recsys_lite._checks import (
-    as_array, check_features, check_finite, check_ids, check_ndim, check_size, describe, nonfinite_leaves,
+    as_array, check_features, check_finite, check_history, check_ids, check_ndim, check_size, describe,
+    nonfinite_leaves,
 )
 
 __all__ = ["save_model", "load_model", "Recommender"]
@@ -86,24 +88,18 @@ def load_model(path: str | os.PathLike, like):
             dtypes (the message lists them). Every message names the file.
     """
     path = _npz_path(path)
-    _flat(like, "like")
+    expected = _flat(like, "like")
     stored, meta = _read_npz(path)
     if meta.get("class") not in (None, type(like).__name__):
         raise ValueError(f"{path} holds a {meta['class']}, but `like` is a {type(like).__name__}.")
-    leaves, _ = jax.tree_util.tree_flatten_with_path(like)
-    expected = {jax.tree_util.keystr(p): leaf for p, leaf in leaves}
-    missing = sorted(set(expected) - set(stored))
-    extra = sorted(set(stored) - set(expected))
-    wrong = [f"{name}: file {stored[name].shape} {stored[name].dtype}, template {np.shape(leaf)} {jnp.asarray(leaf).dtype}"
-             for name, leaf in expected.items()
-             if name in stored and (stored[name].shape != np.shape(leaf) or stored[name].dtype != jnp.asarray(leaf).dtype)]
+    missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+    wrong = [f"{name}: file {stored[name].shape} {stored[name].dtype}, template {leaf.shape} {leaf.dtype}"
+             for name, leaf in expected.items() if name in stored and
+             (stored[name].shape, stored[name].dtype) != (leaf.shape, leaf.dtype)]
     if missing or extra or wrong:
-        raise ValueError(
-            f"{path} does not fit the template `like` (was it built with the same settings?). "
-            f"Missing: {missing[:5]}; unexpected: {extra[:5]}; mismatched: {wrong[:5]}."
-        )
-    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like),
-                                        [jnp.asarray(stored[name]) for name in expected])
+        raise ValueError(f"{path} does not fit the template `like` (was it built with the same settings?). "
+                         f"Missing: {missing[:5]}; unexpected: {extra[:5]}; mismatched: {wrong[:5]}.")
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like), [jnp.asarray(stored[n]) for n in expected])
 
 
 def _read_npz(path: str) -> tuple[dict[str, np.ndarray], dict]:
@@ -165,13 +161,7 @@ class Recommender:
         if seen.dtype != np.bool_:
             raise TypeError(f"`seen` must be a bool array (True where the user has interacted); got {describe(seen)}.")
         n_users, n_items = seen.shape
-        recent = as_array("recent", self.recent)
-        check_ndim("recent", recent, 2, "(n_users, L) item ids")
-        window = getattr(self.model, "window", None) or recent.shape[1]
-        if recent.shape != (n_users, window):
-            raise ValueError(f"`recent` must have shape ({n_users}, {window}): one row per user (as in `seen`), "
-                             f"the model's window of {window} items; got {describe(recent)}.")
-        check_ids("recent", recent, n_items + 1, f"ids: {n_items} items and the padding id {n_items}")
+        check_history("recent", self.recent, n_items, steps=getattr(self.model, "window", None), rows=n_users)
         if getattr(self.model, "n_items", n_items) != n_items:
             raise ValueError(f"`seen` has {n_items} items but the model scores {self.model.n_items}.")
         check_features("user_x", self.user_x, rows=n_users, meaning="one row of features per user")

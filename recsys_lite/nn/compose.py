@@ -1,9 +1,6 @@
-"""Layers side by side, as in jax's ``example_libraries/stax``: ``FanOut → parallel → FanInConcat``.
+"""Layers side by side, as jax's ``example_libraries/stax`` has them: ``FanOut → parallel → FanInConcat``.
 
-:class:`Parallel` holds named layers; each reads the same input and their
-outputs are concatenated on the last axis, in the order of the names:
-
-    Parallel({"a": f, "b": g})(x) = [f(x), g(x)]        (..., n_f + n_g)
+    Parallel({"a": f, "b": g})(x) = [f(x), g(x)]        (..., n_f + n_g), in the order of the names
 
 A layer that is not wanted is simply not in the dict: no ``None`` fields.
 """
@@ -21,7 +18,7 @@ __all__ = ["Parallel"]
 
 @pytree_dataclass
 class Parallel:
-    """``layers``: a dict name → layer (any callable pytree); ``x`` is passed to every layer as it is."""
+    """``layers``: a dict name → layer (a callable pytree), each called on the same input."""
 
     layers: dict
 
@@ -30,9 +27,5 @@ class Parallel:
             raise TypeError(f"`layers` must be a non-empty dict of name → layer; got {describe(self.layers)}.")
 
     def __call__(self, x) -> jax.Array:
-        # sorted: a dict pytree flattens (and comes back from jax.grad) in sorted-key order
+        # sorted: a dict pytree flattens (and comes back from jax.grad) in the order of its sorted keys
         return jnp.concatenate([self.layers[name](x) for name in sorted(self.layers)], axis=-1)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(sorted(self.layers))
