@@ -14,16 +14,13 @@ p_u (chapter 5), added to the fused row as in MF:
     r_u = z_u + p_u
 
 so with only the user branch (and no item content) the model *is* matrix
-factorisation, and the other branches learn what the embedding cannot (the order of recent films,
-a user never seen in training). An item is its embedding plus its content,
-o_i = q_i + MLP(x_i) (genres, year), so a film nobody rated yet still has a
-place. Then
+factorisation. An item is its embedding plus its content, o_i = q_i + MLP(x_i)
+(genres, year), so a film nobody rated yet still has a place. Then
 
     top-N:    s_ui = r_u · o_i + c_i                (full softmax over items)
     ratings:  r̂_ui = μ + b_u + b_i + r_u · o_i       (½-MSE on u1)
 
-Leaving a branch out is the ablation of chapter 8: it is simply absent (not
-in ``fusion.branches``, no ``user`` term), and the model still trains.
+Leaving a branch out (chapter 8's ablation) leaves it absent: no parameters, no ``None`` field.
 """
 
 from __future__ import annotations
@@ -89,14 +86,10 @@ class Fusion:
 
 @pytree_dataclass(static=("low", "high"))
 class Hybrid:
-    """See the module docstring. ``batch`` keys (the model protocol of :mod:`recsys_lite.models`):
-
-    ``user`` (B,) ids (absent: a user the model has never seen, who gets the
-    mean user embedding); ``history`` (B, L) the last L item ids, left-aligned,
-    padded on the right with id n_items; ``user_x`` (B, d_u) user features;
-    ``item`` (B,) ids for the rating head. ``item_features`` (n_items, d_i), the
-    same for every row, is a keyword. Features are data, not parameters: they
-    are passed in, never trained.
+    """See the module docstring. ``batch`` (the protocol of :mod:`recsys_lite.models`): ``user`` (B,)
+    (absent: a new user, who gets the mean user embedding); ``history`` (B, L) the last L item ids,
+    left-aligned, padded on the right with n_items; ``user_x`` (B, d_u); ``item`` (B,) for the rating
+    head. ``item_features`` (n_items, d_i) is a keyword. Features are data, never trained.
     """
 
     history_embedding: nn.Embedding   # (n_items + 1, d) input embeddings, last row = padding
@@ -156,8 +149,7 @@ class Hybrid:
                    jnp.zeros(n_items), jnp.zeros(n_users), jnp.zeros(n_items), jnp.asarray(mu, jnp.float32))
 
     @property
-    def fused(self) -> dict:
-        """The fused branches in use, by name."""
+    def fused(self) -> dict:  # the fused branches in use, by name
         return self.fusion["fused"].branches.layers if self.fusion else {}
 
     @property
@@ -192,10 +184,7 @@ class Hybrid:
         return q
 
     def represent(self, batch, *, key=None) -> jax.Array:
-        """r_u: batch ``user`` (B,) (optional), ``history`` (B, L), ``user_x`` (B, d_u) → (B, d).
-
-        ``key`` turns dropout on. Without ``user`` in the batch the user is one the model has
-        never seen: the user branch then gets the mean user embedding.
+        """r_u: batch ``user`` (B,) (optional), ``history`` (B, L), ``user_x`` (B, d_u) → (B, d). ``key``: dropout.
 
         Raises ``TypeError``/``ValueError`` for a batch without ``history`` (or ``user_x``
         with the content branch), ids that are not integers, a history not of shape (B, L)
@@ -250,10 +239,8 @@ def hybrid_topn_loss(model: Hybrid, batch, key, *, item_features) -> jax.Array:
 
     Raises ``TypeError``/``ValueError`` for a batch without those keys, or bad inputs (see :meth:`Hybrid.scores`).
     """
-    check_batch("batch", batch, ["user", "history", "user_x", "item"])
-    check_id_array("batch['item']", batch["item"], model.n_items, "items", ndim=1)
-    logits = model.scores(batch, item_features=item_features, key=key)
-    return losses.softmax_cross_entropy(logits, batch["item"])
+    check_batch_ids(batch, {"user": model.n_users, "item": model.n_items}, ndim=1)
+    return losses.softmax_cross_entropy(model.scores(batch, item_features=item_features, key=key), batch["item"])
 
 
 def hybrid_rating_loss(model: Hybrid, batch, key, *, item_features, reg: float = 0.0) -> jax.Array:
@@ -261,9 +248,8 @@ def hybrid_rating_loss(model: Hybrid, batch, key, *, item_features, reg: float =
 
     Raises ``TypeError``/``ValueError`` for a batch without those keys, a negative ``reg``, or bad inputs.
     """
-    check_batch("batch", batch, ["user", "item", "history", "user_x", "rating"])
+    check_batch("batch", batch, ["rating"])
     if not is_traced(reg):
         check_positive("reg", reg, allow_zero=True)
-    pred = model.score(batch, item_features=item_features, key=key)
     penalty = losses.l2_penalty(model, reg) if reg else 0.0
-    return losses.mse(pred, batch["rating"]) + penalty
+    return losses.mse(model.score(batch, item_features=item_features, key=key), batch["rating"]) + penalty

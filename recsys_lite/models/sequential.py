@@ -12,9 +12,8 @@ which is affordable for a few thousand items and has no sampling noise.
   state after each item predicts the next one.
 
 Both follow the model protocol (:mod:`recsys_lite.models`): ``scores(batch, *, key=None)``
-→ (B, n_items), dropout on exactly when ``key`` is given. A history is
-left-aligned, oldest first, padded on the right with the id ``n_items``
-(:func:`recsys_lite.data.user_sequences`, :func:`~recsys_lite.data.recent_items`):
+→ (B, n_items), dropout on exactly when ``key`` is given. A history is left-aligned, oldest
+first, padded on the right with the id ``n_items`` (:func:`recsys_lite.data.recent_items`):
 input embedding tables have ``n_items + 1`` rows and padded steps are masked.
 """
 
@@ -25,7 +24,7 @@ import jax.numpy as jnp
 
 from recsys_lite import losses, nn
 from recsys_lite._checks import (
-    check_batch, check_fraction, check_history, check_id_array, check_key, check_lengths, check_size, describe,
+    check_batch, check_batch_ids, check_fraction, check_history, check_id_array, check_key, check_lengths, check_size, describe,
 )
 from recsys_lite._pytree import pytree_dataclass
 
@@ -46,10 +45,7 @@ class Caser:
         z = relu([o_h …, o_v] W + b)                             (d,)
         s_ui = [z, p_u] · o_i + c_i
 
-    ``horizontal`` is the bank of convolutions of widths 1 … L
-    (:class:`recsys_lite.nn.HorizontalConv`); ``vertical`` V is (L, n_v);
-    ``item_embedding`` holds the output item embeddings o_i (n_items, 2d) and
-    ``item_bias`` c (n_items,).
+    ``horizontal`` is the bank of convolutions of widths 1 … L (:class:`recsys_lite.nn.HorizontalConv`).
     """
 
     history_embedding: nn.Embedding   # (n_items + 1, d), last row = padding
@@ -121,8 +117,7 @@ def caser_loss(model: Caser, batch, key) -> jax.Array:
 
     Raises ``TypeError``/``ValueError`` for a batch without those keys, a bad key, or bad ids.
     """
-    check_batch("batch", batch, ["user", "history", "item"])
-    check_id_array("batch['item']", batch["item"], model.n_items, "items", ndim=1)
+    check_batch_ids(batch, {"item": model.n_items}, ndim=1)
     return losses.softmax_cross_entropy(model.scores(batch, key=key), batch["item"])
 
 
