@@ -30,8 +30,19 @@ import jax.numpy as jnp
 
 from recsys_lite import losses, nn
 from recsys_lite._checks import (
-    check_batch, check_batch_ids, check_features, check_flag, check_fraction, check_history, check_id_array, check_key,
-    check_number, check_positive, check_size, describe, is_traced,
+    check_batch,
+    check_batch_ids,
+    check_features,
+    check_flag,
+    check_fraction,
+    check_history,
+    check_id_array,
+    check_key,
+    check_number,
+    check_positive,
+    check_size,
+    describe,
+    is_traced,
 )
 from recsys_lite._pytree import pytree_dataclass
 from recsys_lite.nn.compose import Parallel
@@ -107,7 +118,7 @@ class Hybrid:
     @classmethod
     def init(cls, key, n_users: int, n_items: int, user_dim: int, item_dim: int, *, dim: int = 64, window: int = 5,
              n_horizontal: int = 16, hidden: int = 64, branches=BRANCHES, item_content: bool = True,
-             dropout: float = 0.3, mu: float = 0.0) -> "Hybrid":
+             dropout: float = 0.3, mu: float = 0.0) -> Hybrid:
         """Raises ``TypeError``/``ValueError`` for a bad key, a size that is not a positive integer,
         ``branches`` that are not a non-empty tuple of distinct names from ``BRANCHES``, a
         non-bool ``item_content``, a ``dropout`` outside [0, 1) or a ``mu`` that is not finite."""

@@ -24,7 +24,15 @@ import jax.numpy as jnp
 
 from recsys_lite import losses, nn
 from recsys_lite._checks import (
-    check_batch, check_batch_ids, check_fraction, check_history, check_id_array, check_key, check_lengths, check_size, describe,
+    check_batch,
+    check_batch_ids,
+    check_fraction,
+    check_history,
+    check_id_array,
+    check_key,
+    check_lengths,
+    check_size,
+    describe,
 )
 from recsys_lite._pytree import pytree_dataclass
 
@@ -59,7 +67,7 @@ class Caser:
 
     @classmethod
     def init(cls, key, n_users: int, n_items: int, *, dim: int = 64, window: int = 5,
-             n_horizontal: int = 16, n_vertical: int = 4, dropout: float = 0.5) -> "Caser":
+             n_horizontal: int = 16, n_vertical: int = 4, dropout: float = 0.5) -> Caser:
         """Raises ``TypeError``/``ValueError`` for a bad key, a size that is not a positive
         integer, or a ``dropout`` outside [0, 1)."""
         check_key("key", key)
@@ -139,7 +147,7 @@ class GRU4Rec:
     dropout: float = 0.25
 
     @classmethod
-    def init(cls, key, n_items: int, *, dim: int = 64, hidden: int = 128, dropout: float = 0.25) -> "GRU4Rec":
+    def init(cls, key, n_items: int, *, dim: int = 64, hidden: int = 128, dropout: float = 0.25) -> GRU4Rec:
         """Raises ``TypeError``/``ValueError`` for a bad key, a size that is not a positive
         integer, or a ``dropout`` outside [0, 1)."""
         check_key("key", key)

@@ -24,7 +24,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from recsys_lite._checks import (
-    as_array, check_features, check_finite, check_history, check_ids, check_ndim, check_size, describe,
+    as_array,
+    check_features,
+    check_finite,
+    check_history,
+    check_ids,
+    check_ndim,
+    check_size,
+    describe,
     nonfinite_leaves,
 )
 
@@ -218,25 +225,22 @@ class Recommender:
             if history.size or user_x is not None:
                 raise ValueError("`history` and `user_x` are only for a new user (user=None); "
                                  "a known user's are stored in the Recommender.")
-            history_row, features, seen = self.recent[user], self.user_x[user], self.seen[user]
-            scores = self._scores(np.array([user]), history_row, features)
+            seen = self.seen[user]
+            scores = self._scores({"user": np.array([user]), "history": self.recent[user:user + 1],
+                                   "user_x": self.user_x[user:user + 1]})
         else:
             history = check_ids("history", history, self.n_items, "items")
-            if user_x is None:
-                features = self.user_x.mean(axis=0)
-            else:
-                features = as_array("user_x", user_x)
-                if features.shape != self.user_x.shape[1:]:
-                    raise ValueError(f"`user_x` must have shape {self.user_x.shape[1:]}, the new user's features; "
-                                     f"got {describe(features)}.")
-                check_finite("user_x", features)
-                features = np.asarray(features, np.float32)
+            features = self.user_x.mean(axis=0) if user_x is None else as_array("user_x", user_x)
+            if features.shape != self.user_x.shape[1:]:
+                raise ValueError(f"`user_x` must have shape {self.user_x.shape[1:]}, the new user's features; "
+                                 f"got {describe(features)}.")
+            check_finite("user_x", features)
             seen = np.zeros(self.n_items, bool)
             seen[history] = True
             recent = history[-self.recent.shape[1]:]
-            history_row = np.full(self.recent.shape[1], self.n_items, np.int32)
-            history_row[:len(recent)] = recent  # left-aligned, oldest first
-            scores = self._scores(None, history_row, features)
+            row = np.full((1, self.recent.shape[1]), self.n_items, np.int32)
+            row[0, :len(recent)] = recent  # left-aligned, oldest first; no "user": the mean user embedding
+            scores = self._scores({"history": row, "user_x": np.asarray(features, np.float32)[None]})
             if not len(history):
                 scores = _standardise(np.log1p(self.popularity)) + _standardise(scores)
         candidates = int((~seen).sum())
@@ -246,10 +250,7 @@ class Recommender:
         top = np.argsort(-scores, kind="stable")[:k]
         return top, scores[top]
 
-    def _scores(self, users, history_row, features) -> np.ndarray:
-        batch = {"history": jnp.asarray(history_row)[None], "user_x": jnp.asarray(features, jnp.float32)[None]}
-        if users is not None:  # no "user": a new user, who gets the mean user embedding
-            batch["user"] = jnp.asarray(users)
+    def _scores(self, batch) -> np.ndarray:
         scores = np.asarray(_score_one(self.model, batch, jnp.asarray(self.item_x))[0], np.float64)
         if not np.isfinite(scores).all():
             bad = nonfinite_leaves(self.model)

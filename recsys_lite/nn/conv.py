@@ -25,15 +25,14 @@ each max-pooled over time (chapters 6 and 8).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recsys_lite._checks import (
-    as_array, check_flag, check_float_dtype, check_key, check_lengths, check_size, describe,
-)
+from recsys_lite._checks import as_array, check_flag, check_float_dtype, check_key, check_lengths, check_size, describe
 from recsys_lite._pytree import pytree_dataclass
 from recsys_lite.nn.core import get_initializer
 
@@ -195,7 +194,7 @@ class Conv1D:
     @classmethod
     def init(cls, key, in_channels: int, out_channels: int, width: int, *, stride: int = 1, dilation: int = 1,
              padding: str = "valid", use_bias: bool = True,
-             weight_init: str | Callable = "glorot_uniform", dtype=jnp.float32) -> "Conv1D":
+             weight_init: str | Callable = "glorot_uniform", dtype=jnp.float32) -> Conv1D:
         """Kernel from ``weight_init`` with shape (width, in_channels, out_channels), bias 0.
 
         Raises ``TypeError``/``ValueError`` for a bad key, size, setting, flag, initialiser or dtype.
@@ -285,7 +284,7 @@ class HorizontalConv:
     convs: tuple
 
     @classmethod
-    def init(cls, keys, in_channels: int, n_filters: int) -> "HorizontalConv":
+    def init(cls, keys, in_channels: int, n_filters: int) -> HorizontalConv:
         """One convolution per key of ``keys`` (L keys, e.g. ``jax.random.split(key, L)``): widths 1 … L.
 
         Raises ``TypeError``/``ValueError`` for ``keys`` that are not L ≥ 1 PRNG keys, or bad sizes.
