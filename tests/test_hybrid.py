@@ -130,7 +130,7 @@ def test_save_then_load_gives_identical_predictions(world, tmp_path):
     assert np.array_equal(model.scores(batch, item_features=item_x), loaded.scores(batch, item_features=item_x))
     with np.load(path, allow_pickle=False) as archive:  # no pickle anywhere
         assert ".user_embedding['user'].table" in archive.files
-        assert ".fusion['fused'].branches.layers['conv'].conv.convs[0].kernel" in archive.files
+        assert ".fusion['fused'].branches.layers['conv'].layers[0].convs[0].kernel" in archive.files
     with pytest.raises(ValueError, match="does not fit the template.*Missing"):
         models.load_model(path, like=_init(("user", "conv")))
     with pytest.raises(ValueError, match="holds a Hybrid, but `like` is a BiasedMF"):

@@ -45,47 +45,29 @@ from recsys_lite._checks import (
     is_traced,
 )
 from recsys_lite._pytree import pytree_dataclass
-from recsys_lite.nn.compose import Parallel
+from recsys_lite.nn.compose import Parallel, Serial
 
 __all__ = ["Hybrid", "BRANCHES", "hybrid_topn_loss", "hybrid_rating_loss"]
 
 BRANCHES = ("user", "content", "conv", "gru")
 
-# A fused branch is called as branch(inputs) → (B, d); inputs: the batch's arrays, "length" (B,)
-# and "embedded" (B, L, d), the history's embeddings (zero on padding).
-
-@pytree_dataclass
-class ContentBranch:
-    """MLP(x_u): ``user_x`` (B, d_u) → (B, d)."""
-    mlp: nn.MLP
-
-    def __call__(self, inputs) -> jax.Array:
-        return self.mlp(inputs["user_x"])
-
-
-@pytree_dataclass
-class ConvBranch:
-    """Dense(HorizontalConv(E)): (B, L, d) → (B, L·n_h) → (B, d)."""
-    conv: nn.HorizontalConv
-    out: nn.Dense
-
-    def __call__(self, inputs) -> jax.Array:
-        return self.out(self.conv(inputs["embedded"]))
-
-
 @pytree_dataclass
 class GRUBranch:
-    """Dense(h_last), the GRU's state after the last real item: (B, L, d) → (B, H) → (B, d)."""
+    """Dense(h_last), the GRU's state after the last real item: (E (B, L, d), length (B,)) → (B, H) → (B, d)."""
     gru: nn.Recurrent
     out: nn.Dense
 
     def __call__(self, inputs) -> jax.Array:
-        return self.out(self.gru(inputs["embedded"], inputs["length"])[1])
+        return self.out(self.gru(*inputs)[1])
 
 
 @pytree_dataclass(static=("dropout",))
 class Fusion:
-    """z_u = relu(Dense(dropout([branches]))): the fused branches side by side, (B, k·d) → (B, d)."""
+    """z_u = relu(Dense(dropout([branches]))), the fused branches side by side: (B, k·d) → (B, d).
+
+    ``branches`` reads ``inputs["content"]`` = x_u (B, d_u), ``inputs["conv"]`` = E (B, L, d), the
+    history's embeddings (zero on padding), and ``inputs["gru"]`` = (E, lengths (B,)).
+    """
     branches: Parallel
     dense: nn.Dense
     dropout: float = 0.3
@@ -141,9 +123,9 @@ class Hybrid:
         k = jax.random.split(key, 12 + window)
         history_key, user_key, content_key, conv_keys = k[0], k[1], k[2], k[3:3 + window]
         conv_out_key, gru_key, gru_out_key = k[3 + window], k[4 + window], k[5 + window]
-        fused = {"content": ContentBranch(nn.MLP.init(content_key, [user_dim, dim, dim])),
-                 "conv": ConvBranch(nn.HorizontalConv.init(conv_keys, dim, n_horizontal),
-                                    nn.Dense.init(conv_out_key, window * n_horizontal, dim)),
+        fused = {"content": nn.MLP.init(content_key, [user_dim, dim, dim]),
+                 "conv": Serial((nn.HorizontalConv.init(conv_keys, dim, n_horizontal),
+                                 nn.Dense.init(conv_out_key, window * n_horizontal, dim))),
                  "gru": GRUBranch(nn.Recurrent.init(gru_key, dim, hidden, cell="gru"),
                                   nn.Dense.init(gru_out_key, hidden, dim))}
         fused = {name: branch for name, branch in fused.items() if name in branches}
@@ -171,7 +153,7 @@ class Hybrid:
     @property
     def window(self) -> int | None:
         """L, the history length the conv branch reads (None without it: any L ≥ 1 then)."""
-        return self.fused["conv"].conv.window if "conv" in self.fused else None
+        return self.fused["conv"].layers[0].window if "conv" in self.fused else None
 
     @property
     def n_items(self) -> int:
@@ -211,13 +193,13 @@ class Hybrid:
                 raise ValueError(f"`batch['user']` and `batch['history']` must have one row per user: got "
                                  f"{jnp.shape(batch['user'])[0]} users and {rows} rows of history.")
         if "content" in self.fused:
-            check_features("batch['user_x']", batch["user_x"], rows=rows, width=self.fused["content"].mlp.sizes[0],
+            check_features("batch['user_x']", batch["user_x"], rows=rows, width=self.fused["content"].sizes[0],
                            meaning="one row of user features per row of `history`")
         check_key("key", key, allow_none=True)
         history = jnp.asarray(batch["history"])
         real = history < self.n_items
-        inputs = {"user_x": batch.get("user_x"), "length": real.sum(axis=1),
-                  "embedded": jnp.where(real[..., None], self.history_embedding(history), 0.0)}   # (B, L, d)
+        E = jnp.where(real[..., None], self.history_embedding(history), 0.0)   # (B, L, d)
+        inputs = {"content": batch.get("user_x"), "conv": E, "gru": (E, real.sum(axis=1))}
         r = jnp.zeros((rows, self.item_embedding.dim))
         for fusion in self.fusion.values():
             r = fusion(inputs, key=key)

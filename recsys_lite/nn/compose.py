@@ -1,7 +1,9 @@
-"""Layers side by side, as jax's ``example_libraries/stax`` has them: ``FanOut → parallel → FanInConcat``.
+"""Layers combined as jax's ``example_libraries/stax`` combines them: in series, and side by side.
 
-    Parallel({"a": f, "b": g})(x) = [f(x), g(x)]        (..., n_f + n_g), in the order of the names
+    Serial((f, g))(x)                    = g(f(x))
+    Parallel({"a": f, "b": g})(inputs)   = [f(inputs["a"]), g(inputs["b"])]    (..., n_f + n_g)
 
+``Parallel`` is stax's ``parallel`` followed by ``FanInConcat``, in the order of the names.
 A layer that is not wanted is simply not in the dict: no ``None`` fields.
 """
 
@@ -13,12 +15,24 @@ import jax.numpy as jnp
 from recsys_lite._checks import describe
 from recsys_lite._pytree import pytree_dataclass
 
-__all__ = ["Parallel"]
+__all__ = ["Serial", "Parallel"]
+
+
+@pytree_dataclass
+class Serial:
+    """``layers``: a tuple of layers (callable pytrees), applied in order."""
+
+    layers: tuple
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
 
 
 @pytree_dataclass
 class Parallel:
-    """``layers``: a dict name → layer (a callable pytree), each called on the same input."""
+    """``layers``: a dict name → layer; layer ``name`` reads ``inputs[name]``."""
 
     layers: dict
 
@@ -26,6 +40,6 @@ class Parallel:
         if not isinstance(self.layers, dict) or not self.layers:
             raise TypeError(f"`layers` must be a non-empty dict of name → layer; got {describe(self.layers)}.")
 
-    def __call__(self, x) -> jax.Array:
+    def __call__(self, inputs) -> jax.Array:
         # sorted: a dict pytree flattens (and comes back from jax.grad) in the order of its sorted keys
-        return jnp.concatenate([self.layers[name](x) for name in sorted(self.layers)], axis=-1)
+        return jnp.concatenate([self.layers[name](inputs[name]) for name in sorted(self.layers)], axis=-1)
