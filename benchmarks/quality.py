@@ -86,6 +86,16 @@ def _cosine_adam(lr, n_epochs, n_examples, batch_size, alpha=0.0):
     return optim.adam(optim.cosine_decay_schedule(lr, n_epochs * (n_examples // batch_size), alpha=alpha))
 
 
+@jax.jit
+def _jitted_scores(model, batch, options):
+    return model.scores(batch, **options)
+
+
+def _scorer(model, rows=lambda u: {}, **options):
+    """users → model.scores(batch) (the model protocol), the batch's other columns from rows(users), jitted."""
+    return lambda u: _jitted_scores(model, {"user": jnp.asarray(u), **rows(u)}, options)
+
+
 def _timed(rows, name, fit, evaluate):
     """rows[name] = evaluate(fit()) plus the wall time of fit() (training and validation-based choices)."""
     start = time.perf_counter()
@@ -104,7 +114,7 @@ def rating_rows(s: Setup):
 
     def arrays(rows, history_rows):
         """Ratings plus each user's last L films of `history_rows` and their features (chapter 8, c14)."""
-        last = data.recent_items(*data.user_sequences(history_rows, s.n_users, s.n_items), L, pad_id=s.n_items)
+        last, _ = data.recent_items(*data.user_sequences(history_rows, s.n_users, s.n_items), L, pad_id=s.n_items)
         users = rows.user.to_numpy(np.int32)
         return {"user": users, "item": rows.item.to_numpy(np.int32), "rating": rows.rating.to_numpy(np.float32),
                 "history": last[users], "user_x": s.user_x[users]}
@@ -118,7 +128,7 @@ def rating_rows(s: Setup):
 
     rows = {}
     record = partial(_timed, rows, evaluate=scores)  # record(name, fit): fit() → predict(batch of test_data)
-    by_id = lambda model: lambda b: model.predict(b["user"], b["item"])  # noqa: E731
+    by_id = lambda model: model.predict  # noqa: E731  (the model protocol: predict(batch))
     record("global mean", lambda: by_id(models.GlobalMean.fit(base, s.n_users, s.n_items)))
     record("user + item biases", lambda: by_id(models.UserItemBias.fit(base, s.n_users, s.n_items)))
     record("biased MF (recsys_lite)", lambda: by_id(biased_mf(s, fit_data, valid_data, base_data)))
@@ -151,10 +161,10 @@ def biased_mf(s: Setup, fit_data, valid_data, base_data):
         per_copy = jax.vmap(lambda model, lam: models.rating_loss(model, batch, reg=lam))(stacked, jnp.asarray(lambdas))
         return jnp.sum(per_copy)
 
-    predict_copies = jax.jit(jax.vmap(lambda model, u, i: model.predict(u, i), in_axes=(0, None, None)))
+    predict_copies = jax.jit(jax.vmap(lambda model, batch: model.predict(batch), in_axes=(0, None)))
 
     def valid_rmse(stacked):
-        preds = np.asarray(predict_copies(stacked, valid_data["user"], valid_data["item"]))
+        preds = np.asarray(predict_copies(stacked, {c: valid_data[c] for c in ("user", "item")}))
         row = {f"λ={lam}": metrics.rmse(pred, valid_data["rating"]) for lam, pred in zip(lambdas, preds)}
         return {"best": min(row.values()), **row}
 
@@ -180,9 +190,9 @@ def hybrid_rating(s: Setup, fit_data, valid_data, base_data):
     """Chapter 8, cell c14: the rating head on the user and content branches; the epoch count chosen on the
     validation slice (at most 14, patience 2), then a refit on all of u1.base → predict(batch)."""
     settings = dict(dim=64, window=L, dropout=0.5, branches=("user", "content"))
-    loss = partial(models.hybrid_rating_loss, item_x=s.item_x, reg=3e-4)
+    loss = partial(models.hybrid_rating_loss, item_features=s.item_x, reg=3e-4)
     adam = optim.adam(3e-3)
-    predict = jax.jit(lambda m, b, ix: m.predict(b["user"], b["item"], b["history"], b["user_x"], ix))
+    predict = jax.jit(lambda m, b, ix: m.predict(b, item_features=ix))
 
     def fit(rows_data, n_epochs, validate=None, seed=30):
         init = models.Hybrid.init(_key(seed), s.n_users, s.n_items, s.user_x.shape[1], s.item_x.shape[1],
@@ -202,14 +212,14 @@ def hybrid_rating(s: Setup, fit_data, valid_data, base_data):
 def topn_rows(s: Setup):
     rows = {}
     record = partial(_timed, rows, evaluate=partial(s.ranking, stage="test"))  # record(name, fit): fit() → scorer
-    record("popularity", lambda: models.Popularity.fit(s.split.history("test"), s.n_items).scores)
+    record("popularity", lambda: _scorer(models.Popularity.fit(s.split.history("test"), s.n_items)))
     for name in MF_TOPN:
         record(f"{name} (recsys_lite)", lambda: mf_topn(s, name))
 
     sequences, lengths = data.user_sequences(s.split.train, s.n_users, s.n_items)
     examples = data.next_item_examples(sequences, lengths, L, pad_id=s.n_items)
     recent = {stage: data.recent_items(*data.user_sequences(s.split.history(stage), s.n_users, s.n_items), L,
-                                       pad_id=s.n_items) for stage in ("valid", "test")}
+                                       pad_id=s.n_items)[0] for stage in ("valid", "test")}
     record("Caser (recsys_lite)", lambda: caser(s, examples, recent))
     record("GRU4Rec (recsys_lite)", lambda: gru4rec(s, sequences, lengths))
     record("hybrid (recsys_lite)", lambda: hybrid_topn(s, examples, recent))
@@ -250,8 +260,7 @@ def mf_topn(s: Setup, name):
     """Chapter 5, cell c23: one of MF_TOPN on the training pairs, the best validation epoch → test scorer."""
     init, loss, lr, batch, n_epochs, patience, seed = MF_TOPN[name]
     pairs = {"user": s.split.train.user.to_numpy(np.int32), "item": s.split.train.item.to_numpy(np.int32)}
-    score = jax.jit(lambda m, u: m.scores(u))
-    scorer = lambda m, stage: lambda u: score(m, jnp.asarray(u))  # noqa: E731
+    scorer = lambda m, stage: _scorer(m)  # noqa: E731
     model, _ = _fit(init(_key(seed), s.n_users, s.n_items), loss, pairs, optim.adam(lr), seed=seed + 1,
                     epochs=s.epochs(n_epochs), batch_size=batch, validate=s.validated(scorer), monitor="NDCG@10",
                     patience=patience)
@@ -261,8 +270,7 @@ def mf_topn(s: Setup, name):
 def caser(s: Setup, examples, recent):
     """Chapter 6, cells c27 and c29, window L = 5 → the test scorer."""
     n_epochs, batch = s.epochs(4), 1024
-    score = jax.jit(lambda m, u, h: m.scores(u, h))
-    scorer = lambda m, stage: lambda u: score(m, jnp.asarray(u), jnp.asarray(recent[stage][u]))  # noqa: E731
+    scorer = lambda m, stage: _scorer(m, lambda u: {"history": recent[stage][u]})  # noqa: E731
     init = models.Caser.init(_key(5), s.n_users, s.n_items, dim=32, window=L, n_horizontal=16, n_vertical=4,
                              dropout=0.5)
     model, _ = _fit(init, models.caser_loss, examples, _cosine_adam(0.008, n_epochs, len(examples["item"]), batch),
@@ -275,12 +283,12 @@ def gru4rec(s: Setup, sequences, lengths):
     """Chapter 7, cells c27–c33: trained on windows of T_HIST + 1 films and validated reading the last T_HIST;
     tested reading the number of films (1 … 100) that is best on the validation targets → the test scorer."""
     t_hist, n_epochs, batch = 10, s.epochs(4), 128
-    train_windows = data.sequence_windows(sequences, lengths, t_hist, pad_id=s.n_items)
-    score = jax.jit(lambda m, seqs, lens: m.scores(seqs, lens))
+    windows = data.sequence_windows(sequences, lengths, t_hist, pad_id=s.n_items)
+    train_windows = {"history": windows["sequence"], "length": windows["length"]}
 
     def scorer(model, stage, T=t_hist):
         seqs, lens = data.user_sequences(s.split.history(stage), s.n_users, s.n_items, max_len=T)
-        return lambda u: score(model, seqs[u], lens[u])
+        return _scorer(model, lambda u: {"history": seqs[u], "length": lens[u]})
 
     init = models.GRU4Rec.init(_key(20), s.n_items, dim=64, hidden=128, dropout=0.25)
     adam = _cosine_adam(0.02, n_epochs, len(train_windows["length"]), batch, alpha=0.05)
@@ -294,15 +302,12 @@ def hybrid_topn(s: Setup, examples, recent):
     """Chapter 8, cells c07 and c09, seed 0 of the chapter's three → the test scorer."""
     examples = {**examples, "user_x": s.user_x[examples["user"]]}
     n_epochs, batch = s.epochs(4), 1024
-    score = jax.jit(lambda m, u, h, ux, ix: m.scores(u, h, ux, ix))
-
-    def scorer(model, stage):
-        return lambda u: score(model, jnp.asarray(u), jnp.asarray(recent[stage][u]), jnp.asarray(s.user_x[u]),
-                               s.item_x)
+    scorer = lambda m, stage: _scorer(m, lambda u: {"history": recent[stage][u], "user_x": s.user_x[u]},  # noqa: E731
+                                      item_features=s.item_x)
 
     init = models.Hybrid.init(_key(0), s.n_users, s.n_items, s.user_x.shape[1], s.item_x.shape[1],
                               dim=64, window=L, n_horizontal=8, hidden=16, dropout=0.5)
-    model, _ = _fit(init, partial(models.hybrid_topn_loss, item_x=s.item_x), examples,
+    model, _ = _fit(init, partial(models.hybrid_topn_loss, item_features=s.item_x), examples,
                     _cosine_adam(8e-3, n_epochs, len(examples["item"]), batch), seed=1000, epochs=n_epochs,
                     batch_size=batch, validate=s.validated(scorer), monitor="NDCG@10")
     return scorer(model, "test")

@@ -186,16 +186,16 @@ def compare(cfg, rng):
         lengths = rng.integers(2, T + 1, gru_b)
         seq = rng.integers(0, n_items, (gru_b, T))
         seq = np.where(np.arange(T)[None] < lengths[:, None], seq, n_items)
-        return {"sequence": jnp.asarray(seq), "length": jnp.asarray(lengths)}
+        return {"history": jnp.asarray(seq), "length": jnp.asarray(lengths)}
 
     gru_batches = batches(gru_batch)
     ours = models.GRU4Rec.init(key, n_items, dim=d, hidden=H, dropout=0.0)
     step = make_step(lambda m, b: models.gru4rec_loss(m, b, None), opt, optim.apply_updates)
     flax_gru = FlaxGRU4Rec(n_items, d, H)
-    params = flax_gru.init(key, gru_batches[0]["sequence"][:, :-1], gru_batches[0]["length"] - 1)
+    params = flax_gru.init(key, gru_batches[0]["history"][:, :-1], gru_batches[0]["length"] - 1)
 
     def flax_gru_loss(params, b):
-        seq, length = b["sequence"], b["length"]
+        seq, length = b["history"], b["length"]
         logits = flax_gru.apply(params, seq[:, :-1], length - 1)
         real = jnp.arange(seq.shape[1] - 1)[None] < (length - 1)[:, None]
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.where(real, seq[:, 1:], 0))
@@ -254,7 +254,8 @@ def against_surprise(tiny: bool):
     while ours_rmse > target and epochs < 30:
         model, state = compiled(model, state, jax.random.key(epochs))
         epochs += 1
-        ours_rmse = metrics.rmse(model.predict(test.user.to_numpy(), test.item.to_numpy()), test.rating)
+        ours_rmse = metrics.rmse(model.predict({"user": test.user.to_numpy(), "item": test.item.to_numpy()}),
+                                 test.rating)
     t_ours = time.perf_counter() - start
     return target, t_svd, ours_rmse, epochs, t_ours, t_compile
 

@@ -391,3 +391,21 @@ def check_batch_ids(batch: Any, sizes: dict, *, ndim: int | None = None) -> tupl
         raise ValueError(" and ".join(f"`batch[{k!r}]`" for k in sizes) + " must have the same shape, one row "
                          f"per pair; got {', '.join(str(a.shape) for a in arrays)}.")
     return arrays
+
+
+def check_history(name: str, history: Any, n_items: int, *, steps: int | None = None,
+                  rows: int | None = None) -> None:
+    """Raise unless ``history`` is (B, steps) integer item ids in [0, n_items], ``n_items`` the padding id.
+
+    ``rows`` asks for that many rows (one per user). Values are checked only when concrete.
+    """
+    history = as_array(name, history)
+    check_id_array(name, history, n_items + 1, f"ids: {n_items} items and the padding id {n_items}", ndim=2,
+                   meaning="(batch, steps) item ids, left-aligned, padded on the right with n_items")
+    if history.shape[1] < 1:
+        raise ValueError(f"`{name}` must have at least one step (column); got {describe(history)}.")
+    if steps is not None and history.shape[1] != steps:
+        raise ValueError(f"`{name}` must have {steps} columns, the window the model was built for (the last "
+                         f"{steps} items, padded with {n_items}); got {describe(history)}.")
+    if rows is not None and history.shape[0] != rows:
+        raise ValueError(f"`{name}` must have one row per user ({rows}); got {describe(history)}.")

@@ -750,12 +750,24 @@ def _check_sequences(items, lengths, window: int, pad_id: int) -> tuple[np.ndarr
     return items, lengths
 
 
-def recent_items(items: np.ndarray, lengths: np.ndarray, window: int, *, pad_id: int) -> np.ndarray:
-    """Each user's last ``window`` items, right-aligned: (n_users, L) → (n_users, window).
+def _windows(items: np.ndarray, rows: np.ndarray, stops: np.ndarray, window: int, pad_id: int):
+    """``items[rows[k], max(0, stops[k] - window):stops[k]]`` for every k, left-aligned and padded on
+    the right with ``pad_id``: ``(history (K, window), length (K,))``."""
+    length = np.minimum(stops, window)
+    column = (stops - length)[:, None] + np.arange(window)[None, :]
+    padded = np.concatenate([items, np.full((len(items), window), pad_id, items.dtype)], axis=1)
+    history = np.where(np.arange(window)[None, :] < length[:, None], padded[rows[:, None], column], pad_id)
+    return history.astype(np.int32), length.astype(np.int32)
 
-    ``items``/``lengths`` as returned by :func:`user_sequences`. Users with
-    fewer items are padded with ``pad_id`` on the left, so the most recent
-    item is always in the last column.
+
+def recent_items(items: np.ndarray, lengths: np.ndarray, window: int, *, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's last ``window`` items: (n_users, L) → ``(history (n_users, window), length (n_users,))``.
+
+    ``items``/``lengths`` as returned by :func:`user_sequences`. The items are
+    left-aligned, oldest first, as in :func:`user_sequences`; a user with
+    fewer than ``window`` items is padded with ``pad_id`` on the right, and
+    ``length = min(lengths, window)`` says how many are real, so the most
+    recent item is ``history[u, length[u] - 1]``.
 
     Raises:
         TypeError, ValueError: ``items`` not a 2-D integer array; ``lengths``
@@ -763,37 +775,28 @@ def recent_items(items: np.ndarray, lengths: np.ndarray, window: int, *, pad_id:
             integer; ``pad_id`` not an integer >= 0 or equal to a real item.
     """
     items, lengths = _check_sequences(items, lengths, window, pad_id)
-    n_users = len(lengths)
-    out = np.full((n_users, window), pad_id, dtype=np.int32)
-    for u in range(n_users):
-        n = min(int(lengths[u]), window)
-        if n:
-            out[u, window - n:] = items[u, lengths[u] - n:lengths[u]]
-    return out
+    return _windows(items, np.arange(len(lengths)), lengths, window, pad_id)
 
 
 def next_item_examples(items: np.ndarray, lengths: np.ndarray, window: int, *, pad_id: int) -> dict[str, np.ndarray]:
     """Training examples for next-item prediction: (user, the previous ``window`` items) → next item.
 
     For every position t ≥ 1 of every user's sequence, the history is the
-    ``window`` items before t (left-padded with ``pad_id``) and the target
-    is the item at t. Returns a dict of ``user`` (N,), ``history``
-    (N, window) and ``item`` (N,) int32 arrays.
+    ``min(t, window)`` items before t, left-aligned (oldest first) and padded
+    with ``pad_id`` on the right, as :func:`recent_items` pads; the target is
+    the item at t. Returns a dict of int32 arrays ``user`` (N,), ``history``
+    (N, window), ``length`` (N,) (the real items in ``history``) and ``item`` (N,).
 
     Raises:
         TypeError, ValueError: as :func:`recent_items`.
     """
     items, lengths = _check_sequences(items, lengths, window, pad_id)
-    users, histories, targets = [], [], []
-    for u in range(len(lengths)):
-        seq = items[u, :lengths[u]]
-        padded = np.concatenate([np.full(window, pad_id, np.int32), seq])
-        for t in range(1, len(seq)):
-            users.append(u)
-            histories.append(padded[t:t + window])
-            targets.append(seq[t])
-    return {"user": np.asarray(users, np.int32), "history": np.asarray(histories, np.int32).reshape(-1, window),
-            "item": np.asarray(targets, np.int32)}
+    count = np.maximum(lengths.astype(np.int64) - 1, 0)  # targets per user: positions 1 … length - 1
+    users = np.repeat(np.arange(len(lengths)), count)
+    t = 1 + np.arange(len(users)) - np.repeat(np.cumsum(count) - count, count)
+    history, length = _windows(items, users, t, window, pad_id)
+    return {"user": users.astype(np.int32), "history": history, "length": length,
+            "item": items[users, t].astype(np.int32)}
 
 
 def sequence_windows(items: np.ndarray, lengths: np.ndarray, window: int, *, pad_id: int) -> dict[str, np.ndarray]:

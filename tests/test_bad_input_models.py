@@ -45,19 +45,36 @@ def _world():
     w.bias = models.UserItemBias.fit(w.frame, 2, 3)
     w.pop = models.Popularity.fit(w.frame, 3)
     w.users = np.array([0, 1])
-    w.history = np.array([[N_ITEMS, 1, 2], [0, 1, 2]])
+    w.history = np.array([[1, 2, N_ITEMS], [0, 1, 2]])  # left-aligned, padded on the right
     w.user_x = np.ones((2, 2), np.float32)
     w.item_x = np.ones((N_ITEMS, 3), np.float32)
     w.seen = np.zeros((N_USERS, N_ITEMS), bool)
     w.recent = np.full((N_USERS, WINDOW), N_ITEMS)
     w.rec = models.Recommender(w.hybrid, w.recent, w.seen, np.ones((N_USERS, 2), np.float32), w.item_x,
                                np.arange(N_ITEMS))
-    nan_items = nn.Embedding(w.hybrid.items.table.at[0, 0].set(jnp.nan))
-    w.nan_rec = dataclasses.replace(w.rec, model=dataclasses.replace(w.hybrid, items=nan_items))
+    nan_items = nn.Embedding(w.hybrid.item_embedding.table.at[0, 0].set(jnp.nan))
+    w.nan_rec = dataclasses.replace(w.rec, model=dataclasses.replace(w.hybrid, item_embedding=nan_items))
     return w
 
 
 W = _world()
+
+
+def _caser(users, history, **kw):
+    return W.caser.scores({"user": users, "history": history}, **kw)
+
+
+def _gru(history, length):
+    return W.gru4rec.scores({"history": history, "length": length})
+
+
+def _hybrid(users, history, user_x, item_x=None, **kw):
+    return W.hybrid.scores({"user": users, "history": history, "user_x": user_x},
+                           item_features=W.item_x if item_x is None else item_x, **kw)
+
+
+def _hybrid_pairs(users, items):
+    return {"user": users, "item": items, "history": W.history, "user_x": W.user_x}
 
 
 @pytest.fixture(scope="module")
@@ -236,19 +253,20 @@ CASES = [
     # sequential models
     ("Caser dropout 1.5", lambda: models.Caser.init(KEY, 3, 3, dropout=1.5), ValueError, "`dropout`"),
     ("Caser window 0", lambda: models.Caser.init(KEY, 3, 3, window=0), ValueError, "`window`"),
-    ("Caser history rank 1", lambda: W.caser.scores(W.users, jnp.array([1, 2, 3])), ValueError, "`history`"),
-    ("Caser history short", lambda: W.caser.scores(W.users, W.history[:, :2]), ValueError, "`history`"),
-    ("Caser history range", lambda: W.caser.scores(W.users, W.history + 1), ValueError, "`history`"),
-    ("Caser history float", lambda: W.caser.scores(W.users, W.history * 1.0), TypeError, "`history`"),
-    ("Caser rows", lambda: W.caser.scores(W.users[:1], W.history), ValueError, "`history`"),
-    ("Caser key", lambda: W.caser.scores(W.users, W.history, key=1), TypeError, "`key`"),
+    ("Caser history rank 1", lambda: _caser(W.users, jnp.array([1, 2, 3])), ValueError, "`batch['history']`"),
+    ("Caser history short", lambda: _caser(W.users, W.history[:, :2]), ValueError, "`batch['history']`"),
+    ("Caser history range", lambda: _caser(W.users, W.history + 1), ValueError, "`batch['history']`"),
+    ("Caser history float", lambda: _caser(W.users, W.history * 1.0), TypeError, "`batch['history']`"),
+    ("Caser rows", lambda: _caser(W.users[:1], W.history), ValueError, "`batch['history']`"),
+    ("Caser key", lambda: _caser(W.users, W.history, key=1), TypeError, "`key`"),
+    ("Caser no user", lambda: W.caser.scores({"history": W.history}), ValueError, "`batch` lacks"),
     ("caser_loss keys", lambda: models.caser_loss(W.caser, {"user": W.users}, KEY), ValueError, "`batch`"),
     ("GRU4Rec hidden", lambda: models.GRU4Rec.init(KEY, 3, hidden=0), ValueError, "`hidden`"),
-    ("GRU4Rec length 0", lambda: W.gru4rec.scores(W.history, jnp.array([0, 2])), ValueError, "`lengths`"),
-    ("GRU4Rec float sequences", lambda: W.gru4rec.scores(W.history * 1.0, jnp.array([1, 2])), TypeError,
-     "`sequences`"),
-    ("GRU4Rec lengths shape", lambda: W.gru4rec.states(W.history, jnp.array([1])), ValueError, "`lengths`"),
-    ("gru4rec_loss keys", lambda: models.gru4rec_loss(W.gru4rec, {"sequence": W.history}, KEY), ValueError,
+    ("GRU4Rec length 0", lambda: _gru(W.history, jnp.array([0, 2])), ValueError, "`batch['length']`"),
+    ("GRU4Rec float history", lambda: _gru(W.history * 1.0, jnp.array([1, 2])), TypeError, "`batch['history']`"),
+    ("GRU4Rec lengths shape", lambda: W.gru4rec.states({"history": W.history, "length": jnp.array([1])}),
+     ValueError, "`batch['length']`"),
+    ("gru4rec_loss keys", lambda: models.gru4rec_loss(W.gru4rec, {"history": W.history}, KEY), ValueError,
      "`batch`"),
     # the hybrid
     ("Hybrid window 0", lambda: models.Hybrid.init(KEY, 4, 6, 2, 3, window=0), ValueError, "`window`"),
@@ -260,27 +278,25 @@ CASES = [
     ("Hybrid dropout", lambda: models.Hybrid.init(KEY, 4, 6, 2, 3, dropout=-0.1), ValueError, "`dropout`"),
     ("Hybrid item_content", lambda: models.Hybrid.init(KEY, 4, 6, 2, 3, item_content=1), TypeError,
      "`item_content`"),
-    ("Hybrid history rank 1", lambda: W.hybrid.scores(W.users, jnp.array([1, 2, 3]), W.user_x, W.item_x),
-     ValueError, "`history`"),
-    ("Hybrid history short", lambda: W.hybrid.scores(W.users, W.history[:, :2], W.user_x, W.item_x), ValueError,
-     "`history`"),
-    ("Hybrid user_x rows", lambda: W.hybrid.scores(W.users, W.history, W.user_x[:1], W.item_x), ValueError,
-     "`user_x`"),
-    ("Hybrid user_x NaN", lambda: W.hybrid.scores(W.users, W.history, W.user_x * np.nan, W.item_x), ValueError,
-     "`user_x`"),
-    ("Hybrid item_x width", lambda: W.hybrid.scores(W.users, W.history, W.user_x, W.item_x[:, :2]), ValueError,
-     "`item_x`"),
-    ("Hybrid item_vectors inf", lambda: W.hybrid.item_vectors(W.item_x * np.inf), ValueError, "`item_x`"),
-    ("Hybrid users range", lambda: W.hybrid.scores(W.users + N_USERS, W.history, W.user_x, W.item_x), ValueError,
-     "`users`"),
-    ("Hybrid users rows", lambda: W.hybrid.scores(W.users[:1], W.history, W.user_x, W.item_x), ValueError,
-     "`users`"),
-    ("Hybrid rate new user", lambda: W.hybrid.rate(None, W.users, W.history, W.user_x, W.item_x), TypeError,
-     "`users`"),
-    ("Hybrid rate items range", lambda: W.hybrid.predict(W.users, W.users + N_ITEMS, W.history, W.user_x,
-                                                         W.item_x), ValueError, "`items`"),
-    ("hybrid_topn_loss keys", lambda: models.hybrid_topn_loss(W.hybrid, {"user": W.users}, KEY, item_x=W.item_x),
-     ValueError, "`batch`"),
+    ("Hybrid history rank 1", lambda: _hybrid(W.users, jnp.array([1, 2, 3]), W.user_x), ValueError,
+     "`batch['history']`"),
+    ("Hybrid history short", lambda: _hybrid(W.users, W.history[:, :2], W.user_x), ValueError,
+     "`batch['history']`"),
+    ("Hybrid user_x rows", lambda: _hybrid(W.users, W.history, W.user_x[:1]), ValueError, "`batch['user_x']`"),
+    ("Hybrid user_x NaN", lambda: _hybrid(W.users, W.history, W.user_x * np.nan), ValueError, "`batch['user_x']`"),
+    ("Hybrid no user_x", lambda: W.hybrid.scores({"history": W.history}, item_features=W.item_x), ValueError,
+     "`batch` lacks"),
+    ("Hybrid item_features width", lambda: _hybrid(W.users, W.history, W.user_x, W.item_x[:, :2]), ValueError,
+     "`item_features`"),
+    ("Hybrid item_vectors inf", lambda: W.hybrid.item_vectors(W.item_x * np.inf), ValueError, "`item_features`"),
+    ("Hybrid users range", lambda: _hybrid(W.users + N_USERS, W.history, W.user_x), ValueError, "`batch['user']`"),
+    ("Hybrid users rows", lambda: _hybrid(W.users[:1], W.history, W.user_x), ValueError, "`batch['user']`"),
+    ("Hybrid score new user", lambda: W.hybrid.score({"item": W.users, "history": W.history, "user_x": W.user_x},
+                                                     item_features=W.item_x), ValueError, "`batch` lacks"),
+    ("Hybrid predict items range", lambda: W.hybrid.predict(_hybrid_pairs(W.users, W.users + N_ITEMS),
+                                                            item_features=W.item_x), ValueError, "`batch['item']`"),
+    ("hybrid_topn_loss keys", lambda: models.hybrid_topn_loss(W.hybrid, {"user": W.users}, KEY,
+                                                              item_features=W.item_x), ValueError, "`batch`"),
     # serving
     ("recommend float history", lambda: W.rec.recommend(None, history=[1.7, 2.2]), TypeError, "`history`"),
     ("recommend history range", lambda: W.rec.recommend(None, history=[N_ITEMS]), ValueError, "`history`"),
@@ -289,7 +305,7 @@ CASES = [
     ("recommend user_x NaN", lambda: W.rec.recommend(None, user_x=[np.nan, 1.0]), ValueError, "`user_x`"),
     ("recommend user_x str", lambda: W.rec.recommend(None, user_x=["a", "b"]), TypeError, "`user_x`"),
     ("recommend user_x shape", lambda: W.rec.recommend(None, user_x=[1.0]), ValueError, "`user_x`"),
-    ("recommend NaN model", lambda: W.nan_rec.recommend(0), ValueError, ".items.table"),
+    ("recommend NaN model", lambda: W.nan_rec.recommend(0), ValueError, ".item_embedding.table"),
     ("recommend k str", lambda: W.rec.recommend(0, k="3"), TypeError, "`k`"),
     ("recommend k 0", lambda: W.rec.recommend(0, k=0), ValueError, "`k`"),
     ("recommend user float", lambda: W.rec.recommend(1.0), TypeError, "`user`"),
@@ -346,15 +362,17 @@ def test_checks_keep_jit_working_and_still_catch_static_mistakes():
     score = jax.jit(lambda model, batch: model.score(batch))
     scores = jax.jit(lambda model, *args: model.scores(*args))
     assert np.allclose(score(W.mf, _pair(users, items)), W.mf.score(_pair(users, items)), rtol=1e-6)
-    hybrid_args = (W.users, W.history, W.user_x, W.item_x)
-    assert np.allclose(scores(W.hybrid, *hybrid_args), W.hybrid.scores(*hybrid_args), rtol=1e-6)
+    hybrid_scores = jax.jit(lambda model, batch, x: model.scores(batch, item_features=x))
+    hybrid_batch = {"user": W.users, "history": W.history, "user_x": W.user_x}
+    assert np.allclose(hybrid_scores(W.hybrid, hybrid_batch, W.item_x), _hybrid(W.users, W.history, W.user_x),
+                       rtol=1e-6)
     score(W.mf, _pair(users + 100, items))  # values are not checked under jit (JAX clamps): check before jitting
     with pytest.raises(TypeError, match=r"`batch\['user'\]`"):
         score(W.mf, _pair(users * 1.0, items))
-    with pytest.raises(ValueError, match="`history`"):
-        scores(W.caser, W.users, W.history[:, :2])
-    with pytest.raises(ValueError, match="`user_x`"):
-        scores(W.hybrid, W.users, W.history, W.user_x[:, :1], W.item_x)
+    with pytest.raises(ValueError, match=r"`batch\['history'\]`"):
+        scores(W.caser, {"user": W.users, "history": W.history[:, :2]})
+    with pytest.raises(ValueError, match=r"`batch\['user_x'\]`"):
+        hybrid_scores(W.hybrid, dict(hybrid_batch, user_x=W.user_x[:, :1]), W.item_x)
 
 
 # --------------------------------------------------------------------------- (b) properties
@@ -435,8 +453,8 @@ id_models = {
                     "batch['item']"),
     "NeuMF scores": (lambda ids: W.neumf.scores({"user": ids}), N_USERS, "batch['user']"),
     "UserItemBias scores": (lambda ids: W.bias.scores({"user": ids}), 2, "batch['user']"),
-    "Hybrid users": (lambda ids: W.hybrid.scores(ids, np.resize(W.history, (len(ids), WINDOW)),
-                                                 np.ones((len(ids), 2)), W.item_x), N_USERS, "users"),
+    "Hybrid users": (lambda ids: _hybrid(ids, np.resize(W.history, (len(ids), WINDOW)), np.ones((len(ids), 2))),
+                     N_USERS, "batch['user']"),
     "Recommender history": (lambda ids: W.rec.recommend(None, history=ids), N_ITEMS, "history"),
 }
 
@@ -464,13 +482,13 @@ def test_ids_of_a_non_integer_dtype_are_refused(data, size, dtype):
 
 
 def _hybrid_scores(x, rows):
-    return W.hybrid.scores(np.arange(rows) % N_USERS, np.resize(W.history, (rows, WINDOW)), x, W.item_x)
+    return _hybrid(np.arange(rows) % N_USERS, np.resize(W.history, (rows, WINDOW)), x)
 
 
 FEATURES = {  # feature matrix x (rows, width) → a call, the width, the argument's name
     "ContentModel user_x": (lambda x, rows: W.content.score(_xs(x, np.ones((rows, 3)))), 2, "batch['user_x']"),
     "ContentModel item_x": (lambda x, rows: W.content.predict(_xs(np.ones((rows, 2)), x)), 3, "batch['item_x']"),
-    "Hybrid user_x": (_hybrid_scores, 2, "user_x"),
+    "Hybrid user_x": (_hybrid_scores, 2, "batch['user_x']"),
 }
 
 
@@ -505,10 +523,10 @@ def test_histories_of_a_wrong_shape_are_refused(shape, model):
         return
     history = np.full(shape, N_ITEMS)
     if model == "Caser":
-        call = lambda: W.caser.scores(W.users, history)
+        call = lambda: _caser(W.users, history)
     else:
-        call = lambda: W.hybrid.scores(W.users, history, W.user_x, W.item_x)
-    _raises_naming(call, "history")
+        call = lambda: _hybrid(W.users, history, W.user_x)
+    _raises_naming(call, "batch['history']")
 
 
 @FAST

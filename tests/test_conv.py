@@ -130,3 +130,21 @@ def test_windowed_max_pool():
     out = np.asarray(nn.max_pool1d(x, 3, 2))
     expected = np.stack([x[:, t:t + 3].max(axis=1) for t in range(0, 5, 2)], axis=1)
     assert out.shape == (2, 3, 3) and np.allclose(out, expected)
+
+
+def test_horizontal_conv_bank_matches_numpy():
+    """Caser's bank: for each width h = 1 … L, max over time of relu(Σ window · kernel + b); concatenated."""
+    bank = nn.HorizontalConv.init(jax.random.split(jax.random.key(3), 4), 3, 2)
+    assert bank.window == 4 and [conv.width for conv in bank.convs] == [1, 2, 3, 4]
+    bank = jax.tree_util.tree_map(lambda p: p + 0.1, bank)  # nonzero biases
+    x = RNG.normal(size=(5, 4, 3)).astype(np.float32)
+    expected = []
+    for conv in bank.convs:
+        k, b, h = np.asarray(conv.kernel), np.asarray(conv.bias), conv.width
+        windows = np.stack([x[:, t:t + h] for t in range(4 - h + 1)], axis=1)       # (B, L − h + 1, h, C)
+        expected.append(np.maximum(np.einsum("bthc,hco->bto", windows, k) + b, 0).max(axis=1))
+    np.testing.assert_allclose(bank(x), np.concatenate(expected, axis=-1), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="`key`"):
+        nn.HorizontalConv.init([jax.random.key(0), 3], 3, 2)
+    with pytest.raises(TypeError, match="`keys` must be L ≥ 1 PRNG keys"):
+        nn.HorizontalConv.init([], 3, 2)

@@ -261,13 +261,39 @@ def test_content_features(ml100k):
 
 
 def test_recent_items_and_next_item_examples():
+    """Left-aligned, padded on the right with the pad id, lengths beside, as user_sequences pads."""
     items = np.array([[3, 1, 4, 9], [2, 9, 9, 9], [9, 9, 9, 9]], np.int32)  # pad id 9
     lengths = np.array([3, 1, 0])
-    assert data.recent_items(items, lengths, 2, pad_id=9).tolist() == [[1, 4], [9, 2], [9, 9]]
+    history, length = data.recent_items(items, lengths, 2, pad_id=9)
+    assert history.tolist() == [[1, 4], [2, 9], [9, 9]] and length.tolist() == [2, 1, 0]
     ex = data.next_item_examples(items, lengths, 2, pad_id=9)
+    assert list(ex) == ["user", "history", "length", "item"]
     assert ex["user"].tolist() == [0, 0]
-    assert ex["history"].tolist() == [[9, 3], [3, 1]]
+    assert ex["history"].tolist() == [[3, 9], [3, 1]]
+    assert ex["length"].tolist() == [1, 2]
     assert ex["item"].tolist() == [1, 4]
+
+
+def test_sequence_examples_match_a_loop():
+    """The vectorised windows against the plain per-user loop, on random sequences."""
+    rng = np.random.default_rng(0)
+    pad, window = 50, 4
+    lengths = rng.integers(0, 9, 30)
+    items = np.where(np.arange(8) < lengths[:, None], rng.integers(0, pad, (30, 8)), pad)
+    history, length = data.recent_items(items, lengths, window, pad_id=pad)
+    ex = data.next_item_examples(items, lengths, window, pad_id=pad)
+    k = 0
+    for u, n in enumerate(lengths):
+        last = list(items[u, max(0, n - window):n])
+        assert history[u].tolist() == last + [pad] * (window - len(last)) and length[u] == len(last)
+        for t in range(1, n):
+            before = list(items[u, max(0, t - window):t])
+            assert (ex["user"][k], ex["item"][k], ex["length"][k]) == (u, items[u, t], len(before))
+            assert ex["history"][k].tolist() == before + [pad] * (window - len(before))
+            k += 1
+    assert k == len(ex["user"]) == len(ex["history"]) == len(ex["length"]) == len(ex["item"])
+    # a window as long as the sequences gives back user_sequences' own rows
+    np.testing.assert_array_equal(data.recent_items(items, lengths, 8, pad_id=pad)[0], items)
 
 
 def test_sequence_windows_by_hand():

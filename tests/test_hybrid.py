@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_lite import data, metrics, models, optim, train
+from recsys_lite import data, metrics, models, nn, optim, train
 
 N_USERS, N_ITEMS, WINDOW = 40, 30, 4
 
@@ -40,15 +41,15 @@ def _init(branches=models.BRANCHES, **kwargs):
 
 def _train(world, model, epochs=30):
     split, examples, user_x, item_x = world
-    loss = functools.partial(models.hybrid_topn_loss, item_x=jnp.asarray(item_x))
+    loss = functools.partial(models.hybrid_topn_loss, item_features=jnp.asarray(item_x))
     return train.fit(model, loss, examples, optim.adam(0.02), key=jax.random.key(1), epochs=epochs,
                      batch_size=64, progress=False)
 
 
 def _test_ndcg(world, model):
     split, _, user_x, item_x = world
-    hist = data.recent_items(*data.user_sequences(split.history("test"), N_USERS, N_ITEMS), WINDOW, pad_id=N_ITEMS)
-    score = lambda u: model.scores(jnp.asarray(u), jnp.asarray(hist[u]), jnp.asarray(user_x[u]), jnp.asarray(item_x))
+    hist, _ = data.recent_items(*data.user_sequences(split.history("test"), N_USERS, N_ITEMS), WINDOW, pad_id=N_ITEMS)
+    score = lambda u: model.scores({"user": u, "history": hist[u], "user_x": user_x[u]}, item_features=item_x)
     return metrics.evaluate_leave_one_out(score, split, "test")["NDCG@10"]
 
 
@@ -61,42 +62,48 @@ def test_short_training_beats_popularity_on_structured_data(world, trained):
     model, history = trained
     pop = models.Popularity.fit(world[0].history("test"), N_ITEMS)
     assert history.train_loss[-1] < history.train_loss[0]
-    assert _test_ndcg(world, model) > metrics.evaluate_leave_one_out(pop.scores, world[0], "test")["NDCG@10"] + 0.2
+    pop_ndcg = metrics.evaluate_leave_one_out(lambda u: pop.scores({"user": u}), world[0], "test")["NDCG@10"]
+    assert _test_ndcg(world, model) > pop_ndcg + 0.2
 
 
 @pytest.mark.parametrize("left_out", models.BRANCHES)
 def test_each_branch_can_be_switched_off_and_the_model_still_trains(world, left_out):
     branches = tuple(b for b in models.BRANCHES if b != left_out)
     model, history = _train(world, _init(branches), epochs=4)
-    assert model.fuse.in_features == len([b for b in branches if b != "user"]) * 8
+    fused = model.fusion["fused"]
+    assert fused.dense.in_features == len([b for b in branches if b != "user"]) * 8
     assert history.train_loss[-1] < history.train_loss[0]
-    left_out_parts = {"user": [model.user_emb], "content": [model.user_mlp], "conv": [model.conv_out, *model.convs],
-                      "gru": [model.gru, model.gru_out]}[left_out]
-    assert all(part is None for part in left_out_parts), f"the {left_out} branch left out still has parameters"
-    full = _init()
-    kept = [name for name in ("user_emb", "user_mlp", "conv_out", "gru", "gru_out", "items", "history_items")
-            if getattr(model, name) is not None]
-    for name in kept:  # the parts that are kept start from the same values as in the full model
-        for a, b in zip(jax.tree_util.tree_leaves(getattr(_init(branches), name)),
-                        jax.tree_util.tree_leaves(getattr(full, name))):
-            np.testing.assert_array_equal(a, b)
+    assert model.branches == branches
+    paths = [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_flatten_with_path(model)[0]]
+    assert not [p for p in paths if f"'{left_out}'" in p and "item_content" not in p], \
+        f"the {left_out} branch left out still has parameters"
+    # the parts that are kept start from the same values as in the full model
+    full, start = _init(), _init(branches)
+    pairs = [(start.history_embedding, full.history_embedding), (start.item_embedding, full.item_embedding),
+             (start.user_embedding, {k: full.user_embedding[k] for k in start.user_embedding})]
+    pairs += [(part, full.fusion["fused"].branches.layers[name])
+              for name, part in start.fusion["fused"].branches.layers.items()]
+    for a, b in pairs:
+        assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
+        for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+            np.testing.assert_array_equal(x, y)
 
 
 def test_with_only_the_user_branch_the_hybrid_is_matrix_factorisation(world):
     """r_u = p_u, so s_ui = p_u · q_i + c_i: the same scores as MF's dot product, computed in numpy."""
     model = _init(("user",), item_content=False)
-    assert model.fuse is None
-    users = np.arange(N_USERS)
-    history = np.full((N_USERS, WINDOW), N_ITEMS)
-    scores = model.scores(users, history, jnp.zeros((N_USERS, 3)), jnp.asarray(world[3]))
-    by_hand = np.asarray(model.user_emb.table) @ np.asarray(model.items.table).T + np.asarray(model.item_bias)
+    assert model.fusion == {} and model.item_content == {} and model.branches == ("user",)
+    batch = {"user": np.arange(N_USERS), "history": np.full((N_USERS, WINDOW), N_ITEMS)}
+    scores = model.scores(batch, item_features=jnp.asarray(world[3]))
+    user_table, item_table = model.user_embedding["user"].table, model.item_embedding.table
+    by_hand = np.asarray(user_table) @ np.asarray(item_table).T + np.asarray(model.item_bias)
     np.testing.assert_allclose(np.asarray(scores), by_hand, rtol=1e-5, atol=1e-6)
 
 
 def test_item_content_can_be_switched_off(world):
     model = _init(item_content=False)
-    assert np.allclose(model.item_vectors(jnp.asarray(world[3])), model.items.table)
-    assert model.item_mlp is None
+    assert np.allclose(model.item_vectors(jnp.asarray(world[3])), model.item_embedding.table)
+    assert model.item_content == {}
 
 
 def test_rating_head_trains(world):
@@ -104,10 +111,11 @@ def test_rating_head_trains(world):
     rng = np.random.default_rng(1)
     batch = dict(examples, rating=rng.integers(1, 6, len(examples["item"])).astype(np.float32))
     model = _init(mu=3.0)
-    loss = functools.partial(models.hybrid_rating_loss, item_x=jnp.asarray(item_x), reg=1e-4)
+    loss = functools.partial(models.hybrid_rating_loss, item_features=jnp.asarray(item_x), reg=1e-4)
     model, history = train.fit(model, loss, batch, optim.adam(0.01), key=jax.random.key(2), epochs=3,
                                batch_size=64, progress=False)
-    pred = model.predict(batch["user"], batch["item"], batch["history"], batch["user_x"], jnp.asarray(item_x))
+    pred = model.predict(batch, item_features=jnp.asarray(item_x))
+    np.testing.assert_allclose(pred, np.clip(model.score(batch, item_features=jnp.asarray(item_x)), 1, 5))
     assert pred.shape == (len(batch["item"]),) and np.all((pred >= 1) & (pred <= 5))
     assert history.train_loss[-1] < history.train_loss[0]
 
@@ -118,11 +126,11 @@ def test_save_then_load_gives_identical_predictions(world, tmp_path):
     path = tmp_path / "hybrid.npz"
     models.save_model(path, model)
     loaded = models.load_model(path, like=_init())
-    args = (jnp.asarray(examples["user"][:5]), jnp.asarray(examples["history"][:5]),
-            jnp.asarray(examples["user_x"][:5]), jnp.asarray(item_x))
-    assert np.array_equal(model.scores(*args), loaded.scores(*args))
+    batch = {name: examples[name][:5] for name in ("user", "history", "user_x")}
+    assert np.array_equal(model.scores(batch, item_features=item_x), loaded.scores(batch, item_features=item_x))
     with np.load(path, allow_pickle=False) as archive:  # no pickle anywhere
-        assert ".users.table" not in archive.files and ".user_emb.table" in archive.files
+        assert ".user_embedding['user'].table" in archive.files
+        assert ".fusion['fused'].branches.layers['conv'].layers[0].convs[0].kernel" in archive.files
     with pytest.raises(ValueError, match="does not fit the template.*Missing"):
         models.load_model(path, like=_init(("user", "conv")))
     with pytest.raises(ValueError, match="holds a Hybrid, but `like` is a BiasedMF"):
@@ -136,7 +144,7 @@ def recommender(world, trained):
     seqs, lens = data.user_sequences(split.history("test"), N_USERS, N_ITEMS)
     history = split.history("test")
     return models.Recommender(
-        model=model, recent=data.recent_items(seqs, lens, WINDOW, pad_id=N_ITEMS),
+        model=model, recent=data.recent_items(seqs, lens, WINDOW, pad_id=N_ITEMS)[0],
         seen=data.seen_mask(N_USERS, N_ITEMS, history.user, history.item), user_x=user_x, item_x=item_x,
         popularity=np.bincount(history.item, minlength=N_ITEMS))
 
@@ -177,10 +185,25 @@ def test_rating_head_without_sequence_branches_accepts_padded_histories(world):
     batch = dict(examples, rating=np.full(len(examples["item"]), 4.0, np.float32))
     assert (batch["history"] == N_ITEMS).any()
     model = _init(("user", "content"), mu=3.0)
-    loss = functools.partial(models.hybrid_rating_loss, item_x=jnp.asarray(item_x), reg=1e-4)
+    loss = functools.partial(models.hybrid_rating_loss, item_features=jnp.asarray(item_x), reg=1e-4)
     train.fit(model, loss, batch, optim.adam(0.01), key=jax.random.key(2), epochs=1, batch_size=64, progress=False)
     batch["history"] = batch["history"].copy()
     batch["history"][0, 0] = N_ITEMS + 1
     with pytest.raises(ValueError, match=r"`data\['history'\]` holds ids out of range"):
         train.fit(model, loss, batch, optim.adam(0.01), key=jax.random.key(2), epochs=1, batch_size=64,
                   progress=False)
+
+
+def test_padding_is_inert_and_the_gru_reads_only_the_real_items(world):
+    """Histories are left-aligned: the padding row's embedding never matters, and a short history scores as the
+    same items would without padding (the GRU stops at the length; content and user branches see no history)."""
+    model = _init(("user", "content", "gru"))
+    item_x = jnp.asarray(world[3])
+    batch = {"user": np.array([0, 1]), "history": np.array([[3, 4, N_ITEMS, N_ITEMS], [5, N_ITEMS, N_ITEMS, N_ITEMS]]),
+             "user_x": world[2][:2]}
+    scores = model.scores(batch, item_features=item_x)
+    table = model.history_embedding.table.at[N_ITEMS].set(100.0)
+    other = dataclasses.replace(model, history_embedding=nn.Embedding(table))
+    np.testing.assert_allclose(other.scores(batch, item_features=item_x), scores, rtol=1e-6)
+    short = dict(batch, history=batch["history"][:, :2])  # no conv branch: any window
+    np.testing.assert_allclose(model.scores(short, item_features=item_x), scores, rtol=1e-6)

@@ -16,15 +16,16 @@ PAD = N_ITEMS
 
 def test_caser_shapes_and_padding_is_inert():
     model = models.Caser.init(jax.random.key(0), N_USERS, N_ITEMS, dim=8, window=4, n_horizontal=3, n_vertical=2)
-    history = jnp.array([[PAD, PAD, 1, 2], [3, 4, 5, 6]])
-    scores = model.scores(jnp.array([0, 1]), history)
+    batch = {"user": jnp.array([0, 1]), "history": jnp.array([[1, 2, PAD, PAD], [3, 4, 5, 6]])}  # left-aligned
+    scores = model.scores(batch)
     assert scores.shape == (2, N_ITEMS)
     # The padding row's embedding must not matter: change it and nothing moves.
-    other = dataclasses.replace(model, items=nn.Embedding(model.items.table.at[PAD].set(100.0)))
-    assert np.allclose(other.scores(jnp.array([0, 1]), history), scores)
+    table = model.history_embedding.table.at[PAD].set(100.0)
+    other = dataclasses.replace(model, history_embedding=nn.Embedding(table))
+    assert np.allclose(other.scores(batch), scores)
     # Dropout only with a key.
-    assert np.allclose(model.scores(jnp.array([0]), history[:1]), model.scores(jnp.array([0]), history[:1]))
-    noisy = model.scores(jnp.array([0, 1]), history, key=jax.random.key(1))
+    assert np.allclose(model.scores(batch), scores)
+    noisy = model.scores(batch, key=jax.random.key(1))
     assert not np.allclose(noisy, scores)
 
 
@@ -32,8 +33,8 @@ def test_gru4rec_scores_come_from_the_last_real_step():
     model = models.GRU4Rec.init(jax.random.key(0), N_ITEMS, dim=8, hidden=12)
     seq = jnp.array([[1, 2, 3, PAD, PAD], [4, 5, 6, 7, 8]])
     lengths = jnp.array([3, 5])
-    scores = model.scores(seq, lengths)
-    alone = model.scores(seq[:1, :3], lengths[:1])
+    scores = model.scores({"history": seq, "length": lengths})
+    alone = model.scores({"history": seq[:1, :3], "length": lengths[:1]})
     assert scores.shape == (2, N_ITEMS)
     assert np.allclose(scores[0], alone[0], atol=1e-5)
 
@@ -42,19 +43,19 @@ def test_gru4rec_loss_equals_the_mean_over_real_next_item_predictions():
     model = models.GRU4Rec.init(jax.random.key(1), N_ITEMS, dim=8, hidden=12, dropout=0.0)
     seq = jnp.array([[1, 2, 3, PAD, PAD], [4, 5, 6, 7, 8]])
     lengths = jnp.array([3, 5])
-    ours = models.gru4rec_loss(model, {"sequence": seq, "length": lengths}, None)
+    ours = models.gru4rec_loss(model, {"history": seq, "length": lengths}, None)
     # By hand: every prefix of every sequence predicts the item after it.
     terms = []
     for row, n in enumerate([3, 5]):
         for t in range(1, n):
-            logits = model.scores(seq[row:row + 1, :t], jnp.array([t]))
+            logits = model.scores({"history": seq[row:row + 1, :t], "length": jnp.array([t])})
             terms.append(losses.softmax_cross_entropy(logits, seq[row:row + 1, t]))
     assert np.allclose(ours, np.mean(terms), rtol=1e-5)
 
 
 def test_caser_loss_is_finite_and_differentiable():
     model = models.Caser.init(jax.random.key(0), N_USERS, N_ITEMS, dim=8, window=3, n_horizontal=2, n_vertical=2)
-    batch = {"user": jnp.array([0, 1, 2]), "history": jnp.array([[PAD, 1, 2], [3, 4, 5], [PAD, PAD, 9]]),
+    batch = {"user": jnp.array([0, 1, 2]), "history": jnp.array([[1, 2, PAD], [3, 4, 5], [9, PAD, PAD]]),
              "item": jnp.array([3, 6, 0])}
     value, grads = jax.jit(jax.value_and_grad(models.caser_loss))(model, batch, jax.random.key(2))
     assert np.isfinite(float(value)) and isinstance(grads, models.Caser)
@@ -75,10 +76,12 @@ def test_sequential_models_learn_a_deterministic_successor_rule():
     split = data.leave_one_out(ratings, n_users, n_items)
     seqs, lens = data.user_sequences(split.train, n_users, n_items)
     model, _ = train.fit(models.GRU4Rec.init(jax.random.key(0), n_items, dim=16, hidden=32, dropout=0.0),
-                         models.gru4rec_loss, {"sequence": seqs, "length": lens}, optim.adam(0.01),
+                         models.gru4rec_loss, {"history": seqs, "length": lens}, optim.adam(0.01),
                          key=jax.random.key(1), epochs=40, batch_size=20, progress=False)
     hist, hist_len = data.user_sequences(split.history("test"), n_users, n_items)
-    gru = metrics.evaluate_leave_one_out(lambda u: model.scores(jnp.asarray(hist[u]), jnp.asarray(hist_len[u])), split, "test")
-    pop = metrics.evaluate_leave_one_out(models.Popularity.fit(split.history("test"), n_items).scores, split, "test")
+    gru = metrics.evaluate_leave_one_out(lambda u: model.scores({"history": hist[u], "length": hist_len[u]}), split,
+                                         "test")
+    popularity = models.Popularity.fit(split.history("test"), n_items)
+    pop = metrics.evaluate_leave_one_out(lambda u: popularity.scores({"user": u}), split, "test")
     assert gru["HR@10"] > 0.9, gru
     assert pop["HR@10"] < 0.5, pop

@@ -1,14 +1,15 @@
 """Keeping and using a trained model (chapter 8): ``.npz`` files and ``recommend``.
 
 :func:`save_model` writes every parameter array of a model under its pytree
-path (``.users.table``, ``.convs[0].kernel`` …) into one ``.npz`` file, with
+path (``.user_embedding.table``, ``.horizontal.convs[0].kernel`` …) into one ``.npz`` file, with
 no pickle. :func:`load_model` reads it back into a model of the same
 structure, given one as a template (``like``), and says exactly what does
 not match when the file and the template differ.
 
 :class:`Recommender` bundles a trained :class:`~recsys_lite.models.hybrid.Hybrid`
-with what it needs at serving time: each user's recent items, what they have
-already seen, the user and item features and item popularity.
+(any model with ``scores(batch, *, item_features)``) with what it needs at serving time:
+each user's recent items, what they have already seen, the user and item features and
+item popularity.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from recsys_lite._checks import (
-    as_array, check_features, check_finite, check_ids, check_ndim, check_size, describe, nonfinite_leaves,
+    as_array,
+    check_features,
+    check_finite,
+    check_history,
+    check_ids,
+    check_ndim,
+    check_size,
+    describe,
+    nonfinite_leaves,
 )
 
 __all__ = ["save_model", "load_model", "Recommender"]
@@ -86,24 +95,18 @@ def load_model(path: str | os.PathLike, like):
             dtypes (the message lists them). Every message names the file.
     """
     path = _npz_path(path)
-    _flat(like, "like")
+    expected = _flat(like, "like")
     stored, meta = _read_npz(path)
     if meta.get("class") not in (None, type(like).__name__):
         raise ValueError(f"{path} holds a {meta['class']}, but `like` is a {type(like).__name__}.")
-    leaves, _ = jax.tree_util.tree_flatten_with_path(like)
-    expected = {jax.tree_util.keystr(p): leaf for p, leaf in leaves}
-    missing = sorted(set(expected) - set(stored))
-    extra = sorted(set(stored) - set(expected))
-    wrong = [f"{name}: file {stored[name].shape} {stored[name].dtype}, template {np.shape(leaf)} {jnp.asarray(leaf).dtype}"
-             for name, leaf in expected.items()
-             if name in stored and (stored[name].shape != np.shape(leaf) or stored[name].dtype != jnp.asarray(leaf).dtype)]
+    missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+    wrong = [f"{name}: file {stored[name].shape} {stored[name].dtype}, template {leaf.shape} {leaf.dtype}"
+             for name, leaf in expected.items() if name in stored and
+             (stored[name].shape, stored[name].dtype) != (leaf.shape, leaf.dtype)]
     if missing or extra or wrong:
-        raise ValueError(
-            f"{path} does not fit the template `like` (was it built with the same settings?). "
-            f"Missing: {missing[:5]}; unexpected: {extra[:5]}; mismatched: {wrong[:5]}."
-        )
-    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like),
-                                        [jnp.asarray(stored[name]) for name in expected])
+        raise ValueError(f"{path} does not fit the template `like` (was it built with the same settings?). "
+                         f"Missing: {missing[:5]}; unexpected: {extra[:5]}; mismatched: {wrong[:5]}.")
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like), [jnp.asarray(stored[n]) for n in expected])
 
 
 def _read_npz(path: str) -> tuple[dict[str, np.ndarray], dict]:
@@ -142,7 +145,8 @@ class Recommender:
 
     Attributes:
         model: a :class:`~recsys_lite.models.hybrid.Hybrid`.
-        recent: (n_users, L) each user's last L items, right-aligned, padded with n_items.
+        recent: (n_users, L) each user's last L items, left-aligned, padded on the right with n_items
+            (the history of :func:`recsys_lite.data.recent_items`).
         seen: (n_users, n_items) bool, what each user has interacted with.
         user_x: (n_users, d_u) user features; item_x: (n_items, d_i) item features.
         popularity: (n_items,) interaction counts, for the cold-start path.
@@ -164,13 +168,7 @@ class Recommender:
         if seen.dtype != np.bool_:
             raise TypeError(f"`seen` must be a bool array (True where the user has interacted); got {describe(seen)}.")
         n_users, n_items = seen.shape
-        recent = as_array("recent", self.recent)
-        check_ndim("recent", recent, 2, "(n_users, L) item ids")
-        window = getattr(self.model, "window", recent.shape[1])
-        if recent.shape != (n_users, window):
-            raise ValueError(f"`recent` must have shape ({n_users}, {window}): one row per user (as in `seen`), "
-                             f"the model's window of {window} items; got {describe(recent)}.")
-        check_ids("recent", recent, n_items + 1, f"ids: {n_items} items and the padding id {n_items}")
+        check_history("recent", self.recent, n_items, steps=getattr(self.model, "window", None), rows=n_users)
         if getattr(self.model, "n_items", n_items) != n_items:
             raise ValueError(f"`seen` has {n_items} items but the model scores {self.model.n_items}.")
         check_features("user_x", self.user_x, rows=n_users, meaning="one row of features per user")
@@ -227,27 +225,22 @@ class Recommender:
             if history.size or user_x is not None:
                 raise ValueError("`history` and `user_x` are only for a new user (user=None); "
                                  "a known user's are stored in the Recommender.")
-            history_row, features, seen = self.recent[user], self.user_x[user], self.seen[user]
-            scores = self._scores(np.array([user]), history_row, features)
+            seen = self.seen[user]
+            scores = self._scores({"user": np.array([user]), "history": self.recent[user:user + 1],
+                                   "user_x": self.user_x[user:user + 1]})
         else:
             history = check_ids("history", history, self.n_items, "items")
-            if user_x is None:
-                features = self.user_x.mean(axis=0)
-            else:
-                features = as_array("user_x", user_x)
-                if features.shape != self.user_x.shape[1:]:
-                    raise ValueError(f"`user_x` must have shape {self.user_x.shape[1:]}, the new user's features; "
-                                     f"got {describe(features)}.")
-                check_finite("user_x", features)
-                features = np.asarray(features, np.float32)
+            features = self.user_x.mean(axis=0) if user_x is None else as_array("user_x", user_x)
+            if features.shape != self.user_x.shape[1:]:
+                raise ValueError(f"`user_x` must have shape {self.user_x.shape[1:]}, the new user's features; "
+                                 f"got {describe(features)}.")
+            check_finite("user_x", features)
             seen = np.zeros(self.n_items, bool)
             seen[history] = True
-            window = self.recent.shape[1]
-            history_row = np.full(window, self.n_items, np.int32)
-            recent = history[-window:]
-            if len(recent):
-                history_row[window - len(recent):] = recent
-            scores = self._scores(None, history_row, features)
+            recent = history[-self.recent.shape[1]:]
+            row = np.full((1, self.recent.shape[1]), self.n_items, np.int32)
+            row[0, :len(recent)] = recent  # left-aligned, oldest first; no "user": the mean user embedding
+            scores = self._scores({"history": row, "user_x": np.asarray(features, np.float32)[None]})
             if not len(history):
                 scores = _standardise(np.log1p(self.popularity)) + _standardise(scores)
         candidates = int((~seen).sum())
@@ -257,10 +250,8 @@ class Recommender:
         top = np.argsort(-scores, kind="stable")[:k]
         return top, scores[top]
 
-    def _scores(self, users, history_row, features) -> np.ndarray:
-        scores = _score_one(self.model, None if users is None else jnp.asarray(users), jnp.asarray(history_row)[None],
-                            jnp.asarray(features, jnp.float32)[None], jnp.asarray(self.item_x))
-        scores = np.asarray(scores[0], np.float64)
+    def _scores(self, batch) -> np.ndarray:
+        scores = np.asarray(_score_one(self.model, batch, jnp.asarray(self.item_x))[0], np.float64)
         if not np.isfinite(scores).all():
             bad = nonfinite_leaves(self.model)
             where = (f"parameter(s) holding NaN or inf: {', '.join(bad[:5])}" if bad
@@ -271,8 +262,8 @@ class Recommender:
 
 
 @jax.jit
-def _score_one(model, users, history, user_x, item_x):
-    return model.scores(users, history, user_x, item_x)
+def _score_one(model, batch, item_x):
+    return model.scores(batch, item_features=item_x)
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:

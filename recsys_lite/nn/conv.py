@@ -25,15 +25,14 @@ each max-pooled over time (chapters 6 and 8).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recsys_lite._checks import (
-    as_array, check_flag, check_float_dtype, check_key, check_lengths, check_size, describe,
-)
+from recsys_lite._checks import as_array, check_flag, check_float_dtype, check_key, check_lengths, check_size, describe
 from recsys_lite._pytree import pytree_dataclass
 from recsys_lite.nn.core import get_initializer
 
@@ -89,11 +88,17 @@ def conv_output_length(steps: int, width: int, *, stride: int = 1, dilation: int
     return (steps + left + right - span) // stride + 1
 
 
-def _check_input(x, kernel, bias) -> None:
-    """Shapes and dtypes of a convolution's arguments (static: also checked under jit)."""
-    x, kernel = as_array("x", x), as_array("kernel", kernel)
+def _check_x(x):
+    """``x`` as an array after checking it is (..., L ≥ 1, C) numbers (static: also checked under jit)."""
+    x = as_array("x", x)
     if x.ndim < 2 or x.shape[-2] < 1:
         raise ValueError(f"`x` must have shape (..., steps, channels) with steps ≥ 1; got {describe(x)}.")
+    return x
+
+
+def _check_input(x, kernel, bias) -> None:
+    """Shapes and dtypes of a convolution's arguments (static: also checked under jit)."""
+    x, kernel = _check_x(x), as_array("kernel", kernel)
     if kernel.ndim != 3 or 0 in kernel.shape:
         raise ValueError(f"`kernel` must have shape (width, in_channels, out_channels), all ≥ 1; "
                          f"got {describe(kernel)}.")
@@ -189,7 +194,7 @@ class Conv1D:
     @classmethod
     def init(cls, key, in_channels: int, out_channels: int, width: int, *, stride: int = 1, dilation: int = 1,
              padding: str = "valid", use_bias: bool = True,
-             weight_init: str | Callable = "glorot_uniform", dtype=jnp.float32) -> "Conv1D":
+             weight_init: str | Callable = "glorot_uniform", dtype=jnp.float32) -> Conv1D:
         """Kernel from ``weight_init`` with shape (width, in_channels, out_channels), bias 0.
 
         Raises ``TypeError``/``ValueError`` for a bad key, size, setting, flag, initialiser or dtype.
@@ -206,24 +211,13 @@ class Conv1D:
     def width(self) -> int:
         return self.kernel.shape[0]
 
-    @property
-    def in_channels(self) -> int:
-        return self.kernel.shape[1]
-
-    @property
-    def out_channels(self) -> int:
-        return self.kernel.shape[2]
-
     def __call__(self, x) -> jax.Array:
         return conv1d(x, self.kernel, self.bias, stride=self.stride, dilation=self.dilation, padding=self.padding)
 
 
 def _check_pool_input(x, lengths, min_length: int):
     """``x`` as an array after checking it is (..., L, C), and ``lengths`` (...,) ints in [min_length, L]."""
-    as_array("x", x)
-    x = jnp.asarray(x)
-    if x.ndim < 2 or x.shape[-2] < 1:
-        raise ValueError(f"`x` must have shape (..., steps, channels) with steps ≥ 1; got {describe(x)}.")
+    x = jnp.asarray(_check_x(x))
     if lengths is not None:
         check_lengths("lengths", lengths, x.shape[:-2], x.shape[-2], low=min_length)
     return x
@@ -290,17 +284,13 @@ class HorizontalConv:
     convs: tuple
 
     @classmethod
-    def init(cls, keys, in_channels: int, n_filters: int) -> "HorizontalConv":
-        """One convolution per key in ``keys`` (L keys, e.g. ``jax.random.split(key, L)``): widths 1 … L.
+    def init(cls, keys, in_channels: int, n_filters: int) -> HorizontalConv:
+        """One convolution per key of ``keys`` (L keys, e.g. ``jax.random.split(key, L)``): widths 1 … L.
 
-        Raises ``TypeError``/``ValueError`` for no keys or a bad key, or sizes that are not positive integers.
+        Raises ``TypeError``/``ValueError`` for ``keys`` that are not L ≥ 1 PRNG keys, or bad sizes.
         """
-        if not isinstance(keys, (tuple, list)) and getattr(keys, "ndim", 0) != 1:
-            raise TypeError(f"`keys` must be a sequence of L PRNG keys, one per width 1 … L; got {describe(keys)}.")
-        if len(keys) < 1:
-            raise ValueError("`keys` must hold at least one PRNG key (one per width 1 … L); got none.")
-        for i, key in enumerate(keys):
-            check_key(f"keys[{i}]", key)
+        if not (isinstance(keys, (tuple, list)) or getattr(keys, "ndim", 0) == 1) or not len(keys):
+            raise TypeError(f"`keys` must be L ≥ 1 PRNG keys, one per width 1 … L; got {describe(keys)}.")
         return cls(tuple(Conv1D.init(key, in_channels, n_filters, h) for h, key in enumerate(keys, 1)))
 
     @property
