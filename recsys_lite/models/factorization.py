@@ -18,7 +18,6 @@ from recsys_lite._checks import (
     check_batch,
     check_batch_ids,
     check_finite,
-    check_id_array,
     check_key,
     check_number,
     check_positive,
@@ -30,15 +29,6 @@ from recsys_lite._checks import (
 from recsys_lite._pytree import pytree_dataclass
 
 __all__ = ["ContentModel", "BiasedMF", "NeuMF", "rating_loss", "bpr_loss", "softmax_loss", "bce_loss"]
-
-
-# Still imported by sequential.py and hybrid.py; delete both once they call _checks directly.
-def _check_user_list(users, n_users: int) -> None:
-    check_id_array("users", users, n_users, "users", ndim=1, meaning="(n,) user ids")
-
-
-def _check_reg(reg) -> None:
-    check_positive("reg", reg, allow_zero=True)
 
 
 @pytree_dataclass(static=("low", "high"))
