@@ -28,7 +28,7 @@ __all__ = [
     "check_ndim", "check_same_shape", "check_nonempty", "check_finite", "check_features", "nonfinite_leaves",
     "check_ids", "check_lengths",
     "check_flag", "check_str", "check_callable", "check_key", "check_float_dtype", "check_columns", "check_batch",
-    "lookup", "check_id_array",
+    "lookup", "check_optimizer", "check_batch_ids", "check_history",
 ]
 
 
@@ -355,7 +355,6 @@ def lookup(name: str, value: Any, table: dict, kind: str) -> Any:
 
 
 # The old name of check_ids (which now checks tracers too); its callers switch at the merge of issue 14.
-check_id_array = check_ids
 
 
 def check_sizes(name: str, value: Any, *, allow_empty: bool = False) -> tuple[int, ...]:
@@ -385,7 +384,7 @@ def check_batch_ids(batch: Any, sizes: dict, *, ndim: int | None = None) -> tupl
 
     check_batch("batch", batch, list(sizes))
     for key, n in sizes.items():
-        check_id_array(f"batch[{key!r}]", batch[key], n, f"{key}s", ndim=ndim, meaning=f"(B,) {key} ids")
+        check_ids(f"batch[{key!r}]", batch[key], n, f"{key}s", ndim=ndim, meaning=f"(B,) {key} ids")
     arrays = tuple(jnp.asarray(batch[key]) for key in sizes)
     if len({a.shape for a in arrays}) > 1:
         raise ValueError(" and ".join(f"`batch[{k!r}]`" for k in sizes) + " must have the same shape, one row "
@@ -400,7 +399,7 @@ def check_history(name: str, history: Any, n_items: int, *, steps: int | None = 
     ``rows`` asks for that many rows (one per user). Values are checked only when concrete.
     """
     history = as_array(name, history)
-    check_id_array(name, history, n_items + 1, f"ids: {n_items} items and the padding id {n_items}", ndim=2,
+    check_ids(name, history, n_items + 1, f"ids: {n_items} items and the padding id {n_items}", ndim=2,
                    meaning="(batch, steps) item ids, left-aligned, padded on the right with n_items")
     if history.shape[1] < 1:
         raise ValueError(f"`{name}` must have at least one step (column); got {describe(history)}.")

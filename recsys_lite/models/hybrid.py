@@ -36,7 +36,7 @@ from recsys_lite._checks import (
     check_flag,
     check_fraction,
     check_history,
-    check_id_array,
+    check_ids,
     check_key,
     check_number,
     check_positive,
@@ -45,7 +45,7 @@ from recsys_lite._checks import (
     is_traced,
 )
 from recsys_lite._pytree import pytree_dataclass
-from recsys_lite.nn.compose import Parallel, Serial
+from recsys_lite.nn import Parallel, Serial
 
 __all__ = ["Hybrid", "BRANCHES", "hybrid_topn_loss", "hybrid_rating_loss"]
 
@@ -74,7 +74,7 @@ class Fusion:
 
     def __call__(self, inputs, *, key=None) -> jax.Array:
         fused = self.branches(inputs)
-        return jax.nn.relu(self.dense(fused if key is None else nn.Dropout(self.dropout)(fused, key=key)))
+        return jax.nn.relu(self.dense(nn.Dropout(self.dropout)(fused, key=key)))
 
 
 @pytree_dataclass(static=("low", "high"))
@@ -188,7 +188,7 @@ class Hybrid:
         check_history("batch['history']", batch["history"], self.n_items, steps=self.window)
         rows = jnp.shape(batch["history"])[0]
         if "user" in batch:
-            check_id_array("batch['user']", batch["user"], self.n_users, "users", ndim=1)
+            check_ids("batch['user']", batch["user"], self.n_users, "users", ndim=1)
             if jnp.shape(batch["user"])[0] != rows:
                 raise ValueError(f"`batch['user']` and `batch['history']` must have one row per user: got "
                                  f"{jnp.shape(batch['user'])[0]} users and {rows} rows of history.")

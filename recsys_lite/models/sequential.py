@@ -28,7 +28,7 @@ from recsys_lite._checks import (
     check_batch_ids,
     check_fraction,
     check_history,
-    check_id_array,
+    check_ids,
     check_key,
     check_lengths,
     check_size,
@@ -37,10 +37,6 @@ from recsys_lite._checks import (
 from recsys_lite._pytree import pytree_dataclass
 
 __all__ = ["Caser", "GRU4Rec", "caser_loss", "gru4rec_loss"]
-
-
-def _dropout(x, rate: float, key):
-    return x if key is None else nn.Dropout(rate)(x, key=key)
 
 
 @pytree_dataclass(static=("dropout",))
@@ -103,7 +99,7 @@ class Caser:
         (when concrete) ids out of range.
         """
         check_batch("batch", batch, ["user", "history"])
-        check_id_array("batch['user']", batch["user"], self.user_embedding.num_embeddings, "users", ndim=1)
+        check_ids("batch['user']", batch["user"], self.user_embedding.num_embeddings, "users", ndim=1)
         check_history("batch['history']", batch["history"], self.n_items, steps=self.window,
                       rows=jnp.shape(batch["user"])[0])
         check_key("key", key, allow_none=True)
@@ -111,7 +107,7 @@ class Caser:
         E = jnp.where((history < self.n_items)[..., None], self.history_embedding(history), 0.0)   # (B, L, d)
         vertical = jnp.einsum("bld,lv->bvd", E, self.vertical)
         vertical = vertical.reshape(E.shape[0], vertical.shape[1] * vertical.shape[2])   # (B, n_v·d), also for B = 0
-        o = _dropout(jnp.concatenate([self.horizontal(E), vertical], axis=-1), self.dropout, key)
+        o = nn.Dropout(self.dropout)(jnp.concatenate([self.horizontal(E), vertical], axis=-1), key=key)
         z = jax.nn.relu(self.hidden(o))
         return jnp.concatenate([z, self.user_embedding(users)], axis=-1)
 
@@ -175,7 +171,7 @@ class GRU4Rec:
         check_lengths("batch['length']", batch["length"], jnp.shape(batch["history"])[:1],
                       jnp.shape(batch["history"])[1], low=min_length)
         check_key("key", key, allow_none=True)
-        x = _dropout(self.history_embedding(batch["history"]), self.dropout, key)
+        x = nn.Dropout(self.dropout)(self.history_embedding(batch["history"]), key=key)
         outputs, _ = self.rnn(x, batch["length"])
         return outputs
 

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recsys_lite._checks import as_array, check_str, describe, is_traced
+from recsys_lite._checks import as_array, check_optimizer, check_str, describe, is_traced
 
 __all__ = ["GradientTransformation", "EmptyState", "identity", "chain", "apply_updates", "global_norm",
            "check_finite", "step"]
@@ -45,12 +45,6 @@ def identity() -> GradientTransformation:
 
 
 # --- checks shared by the transformations (known while tracing: free under jit) ---------
-
-def check_transformation(name: str, transform: Any) -> None:
-    if not (callable(getattr(transform, "init", None)) and callable(getattr(transform, "update", None))):
-        raise TypeError(f"`{name}` must be a GradientTransformation with init(params) and update(grads, state, "
-                        f"params), e.g. optim.adam(1e-3) or an optax one; got {describe(transform)}.")
-
 
 def check_state(state: Any, kind: type, who: str) -> None:
     if not isinstance(state, kind):
@@ -85,7 +79,7 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
             than there are transformations.
     """
     for i, transform in enumerate(transforms):
-        check_transformation(f"transforms[{i}]", transform)
+        check_optimizer(f"transforms[{i}]", transform)
 
     def init(params):
         return tuple(t.init(params) for t in transforms)
@@ -161,7 +155,7 @@ def step(optimizer: GradientTransformation, grads: Any, state: Any, params: Any)
         TypeError: ``optimizer`` not a GradientTransformation.
         FloatingPointError: ``grads`` holds NaN or ±inf.
     """
-    check_transformation("optimizer", optimizer)
+    check_optimizer("optimizer", optimizer)
     check_finite(grads, "grads")
     updates, state = optimizer.update(grads, state, params)
     return apply_updates(params, updates), state
