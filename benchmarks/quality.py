@@ -147,7 +147,7 @@ def rating_rows(s: Setup):
     for name, algo in [("Surprise SVD", surprise.SVD(random_state=0, **quick)),
                        ("Surprise SVD++", surprise.SVDpp(random_state=0, **quick)),
                        ("Surprise KNNBaseline", surprise.KNNBaseline(verbose=False))]:
-        record(name, lambda: fit_surprise(algo))
+        record(name, partial(fit_surprise, algo))
     return rows
 
 
@@ -214,7 +214,7 @@ def topn_rows(s: Setup):
     record = partial(_timed, rows, evaluate=partial(s.ranking, stage="test"))  # record(name, fit): fit() → scorer
     record("popularity", lambda: _scorer(models.Popularity.fit(s.split.history("test"), s.n_items)))
     for name in MF_TOPN:
-        record(f"{name} (recsys_lite)", lambda: mf_topn(s, name))
+        record(f"{name} (recsys_lite)", partial(mf_topn, s, name))
 
     sequences, lengths = data.user_sequences(s.split.train, s.n_users, s.n_items)
     examples = data.next_item_examples(sequences, lengths, L, pad_id=s.n_items)
@@ -242,7 +242,7 @@ def topn_rows(s: Setup):
         return lambda u: user_f[u] @ item_f.T
 
     for name, make_algo in [("implicit ALS", AlternatingLeastSquares), ("implicit BPR", BayesianPersonalizedRanking)]:
-        record(name, lambda: fit_implicit(make_algo))
+        record(name, partial(fit_implicit, make_algo))
     return rows
 
 

@@ -142,7 +142,8 @@ def compare(cfg, rng):
         return [make() for _ in range(cfg["steps"])]
 
     # --- biased MF, rating loss
-    mf_batches = batches(lambda: {"user": jnp.asarray(rng.integers(0, n_users, B)), "item": jnp.asarray(rng.integers(0, n_items, B)),
+    mf_batches = batches(lambda: {"user": jnp.asarray(rng.integers(0, n_users, B)),
+                                  "item": jnp.asarray(rng.integers(0, n_items, B)),
                                   "rating": jnp.asarray(rng.integers(1, 6, B).astype(np.float32))})
     ours = models.BiasedMF.init(key, n_users, n_items, d, mu=3.5)
     opt = optim.adam(1e-3)
@@ -171,8 +172,9 @@ def compare(cfg, rng):
     step = make_step(lambda m, b: models.caser_loss(m, b, None), opt, optim.apply_updates)
     flax_caser = FlaxCaser(n_users, n_items, d, L, 16, 4)
     params = flax_caser.init(key, caser_batches[0]["user"], caser_batches[0]["history"])
-    caser_loss = lambda params, b: optax.softmax_cross_entropy_with_integer_labels(
-        flax_caser.apply(params, b["user"], b["history"]), b["item"]).mean()
+    def caser_loss(params, b):
+        return optax.softmax_cross_entropy_with_integer_labels(
+            flax_caser.apply(params, b["user"], b["history"]), b["item"]).mean()
     fstep = make_step(caser_loss, tx, optax.apply_updates)
     t_ours, t_flax = time_side_by_side((step, (ours, opt.init(ours))), (fstep, (params, tx.init(params))),
                                        caser_batches, cfg["repeats"])
@@ -264,8 +266,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="a seconds-long smoke run with small shapes")
     args = parser.parse_args()
-    cfg = (dict(n_users=50, n_items=80, batch=32, dim=8, window=3, seq_len=6, hidden=8, steps=3, repeats=2) if args.tiny
-           else dict(n_users=943, n_items=1682, batch=1024, dim=64, window=5, seq_len=50, hidden=128, steps=20, repeats=7))
+    cfg = (dict(n_users=50, n_items=80, batch=32, dim=8, window=3, seq_len=6, hidden=8, steps=3, repeats=2)
+           if args.tiny else
+           dict(n_users=943, n_items=1682, batch=1024, dim=64, window=5, seq_len=50, hidden=128, steps=20, repeats=7))
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, {jax.devices()[0].platform}, "
           f"jax {jax.__version__}; shapes: {cfg}\n")
     print("| model | recsys_lite (ms/step) | Flax + optax (ms/step) | ratio |")

@@ -9,7 +9,6 @@ the NaN guard of ``fit`` and the ``RECSYS_LITE_OFFLINE`` spellings.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from functools import partial

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, _data_root
 
 pytest.importorskip("flax", reason="the `bench` extra is not installed (pip install -e '.[bench]')")

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from recsys_lite import nn
 
 RNG = np.random.default_rng(0)
-CONFIGS = list(itertools.product(["valid", "same", "causal"], [1, 2, 3], [1, 2], [1, 2, 4]))  # padding, stride, dilation, width
+# padding, stride, dilation, width
+CONFIGS = list(itertools.product(["valid", "same", "causal"], [1, 2, 3], [1, 2], [1, 2, 4]))
 
 
 @pytest.mark.parametrize("padding,stride,dilation,width", CONFIGS)
@@ -107,7 +108,7 @@ def test_bad_inputs_name_the_problem():
 def test_conv_layer_is_a_pytree_with_static_settings():
     layer = nn.Conv1D.init(jax.random.key(0), 3, 2, 4, stride=2, padding="same")
     assert len(jax.tree_util.tree_leaves(layer)) == 2
-    grads = jax.grad(lambda l: jnp.sum(l(jnp.ones((9, 3)))))(layer)
+    grads = jax.grad(lambda conv: jnp.sum(conv(jnp.ones((9, 3)))))(layer)
     assert isinstance(grads, nn.Conv1D) and grads.stride == 2 and grads.padding == "same"
 
 

@@ -20,4 +20,5 @@ from recsys_lite.nn.core import *  # noqa: F403
 from recsys_lite.nn.initializers import *  # noqa: F403
 from recsys_lite.nn.recurrent import *  # noqa: F403
 
-__all__ = [*activations.__all__, *initializers.__all__, *core.__all__, *conv.__all__, *recurrent.__all__, *compose.__all__]
+__all__ = [*activations.__all__, *initializers.__all__, *core.__all__, *conv.__all__, *recurrent.__all__,
+           *compose.__all__]
