@@ -208,7 +208,7 @@ def check_features(name: str, x: Any, *, width: int | None = None, rows: int | N
 
 
 def nonfinite_leaves(tree: Any) -> list[str]:
-    """The pytree paths (``.items.table`` …) of the leaves of ``tree`` that hold NaN or ±inf."""
+    """The pytree paths (``.item_embedding.table`` …) of the leaves of ``tree`` that hold NaN or ±inf."""
     import jax
 
     leaves, _ = jax.tree_util.tree_flatten_with_path(tree)

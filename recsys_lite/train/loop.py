@@ -223,7 +223,7 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
             the epoch and the metric).
         TrainingDiverged: the loss, a gradient or a parameter became NaN/inf;
             the message names the epoch, the step and the first non-finite
-            value with its path in the pytree (e.g. ``.users.table``).
+            value with its path in the pytree (e.g. ``.user_embedding.table``).
     """
     _check_options(loss_fn, optimizer, key, epochs, validate, monitor, mode, patience, keep, progress, desc, scan)
     check_model(model)

@@ -147,7 +147,7 @@ def all_finite(tree) -> jax.Array:
 
 
 def _float_leaves(tree) -> list[tuple[str, np.ndarray]]:
-    """``(path, values)`` of every floating-point leaf of ``tree``, e.g. ``(".users.table", array)``."""
+    """``(path, values)`` of every floating-point leaf of ``tree``, e.g. ``(".user_embedding.table", array)``."""
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
     return [(jax.tree_util.keystr(path), np.asarray(leaf)) for path, leaf in leaves
             if np.asarray(leaf).dtype.kind in "fc"]
