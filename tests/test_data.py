@@ -121,7 +121,7 @@ def test_offline_with_nothing_cached_falls_back_loudly(monkeypatch):
     def no_network(into):
         raise ConnectionError("offline")
 
-    monkeypatch.setattr(data, "_download", no_network)
+    monkeypatch.setattr(data.files, "download", no_network)
     with pytest.warns(data.SyntheticDataWarning, match="SYNTHETIC DATA.*download from GroupLens failed.*RECSYS_LITE_DATA"):
         ds = data.load_movielens()
     assert ds.synthetic and "synthetic" in ds.source and "SYNTHETIC" in repr(ds)
@@ -243,8 +243,8 @@ def test_offline_switch_skips_the_download(monkeypatch):
     def must_not_download(into):
         raise AssertionError("downloaded although RECSYS_LITE_OFFLINE=1")
 
-    monkeypatch.setattr(data, "_download", must_not_download)
-    with pytest.warns(data.SyntheticDataWarning, match="RECSYS_LITE_OFFLINE=1 forbids downloading"):
+    monkeypatch.setattr(data.files, "download", must_not_download)
+    with pytest.warns(data.SyntheticDataWarning, match="RECSYS_LITE_OFFLINE is on, which forbids downloading"):
         assert data.load_movielens().synthetic
 
 
