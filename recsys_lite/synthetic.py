@@ -1,7 +1,6 @@
 """The seeded, MovieLens-shaped stand-in with a known ground truth: see :mod:`recsys_lite.data.synthetic`.
 
-The generator lives in the data package, below the loader that falls back
-to it, so that imports point one way; this module is its public name.
+It lives in the data package, below the loader that falls back to it; this is its public name.
 """
 
 from recsys_lite.data.synthetic import make_items, make_ratings, make_users, movielens_like

@@ -1,18 +1,12 @@
 """MovieLens loading, the book's splits, per-user sequences and minibatches.
 
-``load_movielens("ml-100k")`` reads the data from the first place that has
-it: the ``data_dir`` argument, the folder named by ``RECSYS_LITE_DATA``, the
-per-user cache (``RECSYS_LITE_CACHE``, else the OS cache folder), or a
-download of the official archive from GroupLens into that cache; every file
-is checked against the official checksums. Only when all of these fail does
-it fall back to the synthetic stand-in, and it says so loudly.
-``RECSYS_LITE_OFFLINE`` turns the download off (see :mod:`recsys_lite.config`).
-
-Ids are 0-based and contiguous: user ``u`` in the files is ``u - 1`` here.
-Every function checks its input first: a rating table lacking a column, ids
-out of range, a size or window that is not a positive integer, or sequences
-whose shapes disagree raise ``ValueError`` or ``TypeError`` naming the
-argument, what was received and what was expected.
+``load_movielens("ml-100k")`` reads the checksummed files from the
+``data_dir`` argument, ``RECSYS_LITE_DATA``, the cache or a download (see
+:mod:`~recsys_lite.data.files`); only when all of these fail does it fall
+back, loudly, to the synthetic stand-in. Ids are 0-based and contiguous:
+user ``u`` in the files is ``u - 1`` here. Every function checks its input
+first and raises ``ValueError`` or ``TypeError`` naming the argument, what
+was received and what was expected.
 
 One module per concern, each importing only those above it in this list:
 

@@ -9,8 +9,9 @@ order of ``u.data``.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -87,10 +88,8 @@ class MovieLens:
 
     def __repr__(self) -> str:
         kind = "SYNTHETIC stand-in" if self.synthetic else "MovieLens"
-        return (
-            f"<{kind} {self.name}: {self.n_users:,} users, {self.n_items:,} items, "
-            f"{len(self.ratings):,} ratings; source: {self.source}>"
-        )
+        return (f"<{kind} {self.name}: {self.n_users:,} users, {self.n_items:,} items, "
+                f"{len(self.ratings):,} ratings; source: {self.source}>")
 
     def _repr_html_(self) -> str | None:
         """In a notebook: the notice in an orange warning box above the summary; None (plain text) without one."""
@@ -109,17 +108,15 @@ def check_ratings(name: str, ratings, columns: tuple[str, ...], n_users: int | N
         raise ValueError(f"`{name}` must hold at least one row; got an empty table with columns "
                          f"{[str(c) for c in ratings.columns]}.")
     for column in columns:
-        as_array(f"{name}[{column!r}]", ratings[column].to_numpy())
-    sizes = {"user": n_users, "item": n_items}
-    for column in ("user", "item"):
-        if column in columns:
-            check_ids(f"{name}[{column!r}]", ratings[column].to_numpy(), sizes[column], f"{column}s")
+        values = as_array(f"{name}[{column!r}]", ratings[column].to_numpy())
+        if column in ("user", "item"):
+            check_ids(f"{name}[{column!r}]", values, n_users if column == "user" else n_items, f"{column}s")
     if "timestamp" in columns and not np.issubdtype(ratings["timestamp"].to_numpy().dtype, np.integer):
         raise TypeError(f"`{name}['timestamp']` must hold integer Unix seconds; "
                         f"got {describe(ratings['timestamp'].to_numpy())}.")
 
 
 def time_order(ratings: pd.DataFrame, ties: str = "row_order") -> np.ndarray:
-    """Row indices sorted by user, then time; equal times keep row order (``"row_order"``) or item order (``"item_id"``)."""
+    """Row indices sorted by user, then time; equal times keep row order (``ties="row_order"``) or item order."""
     keys = (ratings["timestamp"].to_numpy(), ratings["user"].to_numpy())  # np.lexsort: the last key sorts first; stable
     return np.lexsort(keys if ties == "row_order" else (ratings["item"].to_numpy(), *keys))

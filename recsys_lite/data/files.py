@@ -1,10 +1,7 @@
-"""The ml-100k files: where to find them, the download into the cache, and their checksums.
+"""The ml-100k files: where they are (:func:`locate_movielens`), the download into the cache, and their checksums.
 
-The places, in the order :func:`locate_movielens` tries them: the
-``data_dir`` argument, the folder named by ``RECSYS_LITE_DATA``, the per-user
-cache (:func:`cache_dir`). Each may hold the official ``ml-100k.zip`` or the
-unzipped ``ml-100k/`` folder. Every file read is checked against its official
-SHA-256; a mismatch is a :class:`DataIntegrityError` that names the file and the fix.
+Every file read is checked against its official SHA-256; a mismatch is a
+:class:`DataIntegrityError` that names the file and the fix.
 """
 
 from __future__ import annotations
@@ -93,29 +90,20 @@ class CheckedFiles:
             try:
                 self.zip = zipfile.ZipFile(location)
             except (zipfile.BadZipFile, OSError) as err:
-                raise DataIntegrityError(
-                    f"{location} is not a readable zip ({err}): it is corrupt or incomplete. "
-                    f"{_fix_hint(location)}"
-                ) from None
+                raise DataIntegrityError(f"{location} is not a readable zip ({err}): it is corrupt or incomplete. "
+                                         f"{_fix_hint(location)}") from None
 
     def read(self, name: str) -> bytes:
-        if self.zip is not None:
-            try:
-                raw = self.zip.read(f"ml-100k/{name}")
-            except zipfile.BadZipFile as err:
-                raise DataIntegrityError(f"{self.location}: ml-100k/{name} is corrupt ({err}). {_fix_hint(self.location)}") from None
-            except KeyError:
-                raise DataIntegrityError(f"{self.location} has no member ml-100k/{name}. {_fix_hint(self.location)}")
-            where = self.location
-        else:
-            path = self.location / name
-            if not path.is_file():
-                raise DataIntegrityError(
-                    f"{path} is missing: the folder {self.location} holds only part of ml-100k. "
-                    f"{_fix_hint(self.location)}"
-                )
-            raw = path.read_bytes()
-            where = path
+        where = self.location if self.zip is not None else self.location / name
+        if self.zip is None and not where.is_file():
+            raise DataIntegrityError(f"{where} is missing: the folder {self.location} holds only part of ml-100k. "
+                                     f"{_fix_hint(self.location)}")
+        try:
+            raw = where.read_bytes() if self.zip is None else self.zip.read(f"ml-100k/{name}")
+        except zipfile.BadZipFile as err:
+            raise DataIntegrityError(f"{where}: ml-100k/{name} is corrupt ({err}). {_fix_hint(where)}") from None
+        except KeyError:
+            raise DataIntegrityError(f"{where} has no member ml-100k/{name}. {_fix_hint(where)}") from None
         actual = hashlib.sha256(raw).hexdigest()
         if actual != FILE_SHA256[name]:
             raise DataIntegrityError(

@@ -24,20 +24,19 @@ class SyntheticDataWarning(UserWarning):
     """The real MovieLens data could not be loaded; the synthetic stand-in is used."""
 
 
-def _read_ratings(raw: bytes) -> pd.DataFrame:
-    frame = pd.read_csv(io.BytesIO(raw), sep="\t", header=None, names=RATING_COLUMNS, dtype=np.int64)
-    frame["user"] -= 1
-    frame["item"] -= 1
+def _read_table(raw: bytes, sep: str, names: list[str], ids: list[str], **options) -> pd.DataFrame:
+    frame = pd.read_csv(io.BytesIO(raw), sep=sep, header=None, names=names, **options)
+    frame[ids] -= 1  # 1-based in the files, 0-based here
     return frame
+
+
+def _read_ratings(raw: bytes) -> pd.DataFrame:
+    return _read_table(raw, "\t", RATING_COLUMNS, ["user", "item"], dtype=np.int64)
 
 
 def _read_items(raw: bytes) -> pd.DataFrame:
     columns = ["item", "title", "release_date", "video_release_date", "imdb_url", *GENRES]
-    frame = pd.read_csv(
-        io.BytesIO(raw), sep="|", header=None, names=columns, encoding="latin-1",
-        dtype={"title": str, "release_date": str},
-    )
-    frame["item"] -= 1
+    frame = _read_table(raw, "|", columns, ["item"], encoding="latin-1", dtype={"title": str, "release_date": str})
     frame = frame.set_index("item")
     frame["release_date"] = pd.to_datetime(frame["release_date"], format="%d-%b-%Y", errors="coerce")
     frame["year"] = frame["release_date"].dt.year.astype("float64")
@@ -45,26 +44,19 @@ def _read_items(raw: bytes) -> pd.DataFrame:
     return frame[["title", "year", "release_date", *GENRES]]
 
 
-def _read_users(raw: bytes) -> pd.DataFrame:
-    frame = pd.read_csv(
-        io.BytesIO(raw), sep="|", header=None, names=["user", "age", "gender", "occupation", "zip"],
-        dtype={"zip": str},
-    )
-    frame["user"] -= 1
-    return frame.set_index("user")
-
-
 def _read(location, source: str) -> MovieLens:
     checked = files.CheckedFiles(location)
     ratings, items = _read_ratings(checked.read("u.data")), _read_items(checked.read("u.item"))
-    users = _read_users(checked.read("u.user"))
+    users = _read_table(checked.read("u.user"), "|", ["user", "age", "gender", "occupation", "zip"], ["user"],
+                        dtype={"zip": str}).set_index("user")
     genres = tuple(line.split("|")[0] for line in checked.read("u.genre").decode("latin-1").splitlines() if line)
     splits = {name: Split(_read_ratings(checked.read(f"{name}.base")), _read_ratings(checked.read(f"{name}.test")))
               for name in SPLIT_NAMES}
     return MovieLens("ml-100k", ratings, items, users, splits, genres, source, synthetic=False)
 
 
-def load_movielens(name: str = "ml-100k", data_dir: str | os.PathLike | None = None, *, download: bool = True) -> MovieLens:
+def load_movielens(name: str = "ml-100k", data_dir: str | os.PathLike | None = None, *,
+                   download: bool = True) -> MovieLens:
     """Load MovieLens, verified by checksum, or the announced synthetic stand-in.
 
     Where it looks is in :mod:`recsys_lite.data.files`. When nothing is found
@@ -94,15 +86,12 @@ def load_movielens(name: str = "ml-100k", data_dir: str | os.PathLike | None = N
     check_flag("download", download)
     offline = config.offline()  # read first: a bad value is an error wherever the data are
     if name != "ml-100k":
-        raise ValueError(
-            f"`name` must be 'ml-100k' (the data set this book is built on); got {name!r}. "
-            "Other MovieLens sizes are not supported yet."
-        )
+        raise ValueError(f"`name` must be 'ml-100k' (the data set this book is built on); got {name!r}. "
+                         "Other MovieLens sizes are not supported yet.")
     found, label = files.locate_movielens(data_dir)
     if found is not None:
         return _read(found, f"{found} ({label})")
     cache = files.cache_dir()
-
     reason = f"No local copy of ml-100k was found (data_dir, {config.DATA} and the cache are empty)"
     if download and not offline:
         try:

@@ -39,9 +39,8 @@ def user_sequences(ratings: pd.DataFrame, n_users: int, n_items: int, *, max_len
         check_size("max_len", max_len)
     pad_id = n_items if pad_id is None else pad_id
     check_int_in_range("pad_id", pad_id, n_items)
-    ordered = ratings.iloc[time_order(ratings, "row_order")]
-    user = ordered["user"].to_numpy()
-    item = ordered["item"].to_numpy()
+    ordered = ratings.iloc[time_order(ratings)]
+    user, item = ordered["user"].to_numpy(), ordered["item"].to_numpy()
     lengths = np.bincount(user, minlength=n_users)
     if max_len is not None:
         from_end = ordered.groupby("user").cumcount(ascending=False).to_numpy()
@@ -49,8 +48,7 @@ def user_sequences(ratings: pd.DataFrame, n_users: int, n_items: int, *, max_len
         user, item = user[keep], item[keep]
         lengths = np.minimum(lengths, max_len)
     position = np.arange(len(user)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    width = int(lengths.max()) if len(lengths) else 0
-    padded = np.full((n_users, width), pad_id, dtype=np.int32)
+    padded = np.full((n_users, int(lengths.max())), pad_id, dtype=np.int32)
     padded[user, position] = item
     return padded, lengths.astype(np.int32)
 
@@ -74,7 +72,7 @@ def _check_sequences(items, lengths, window: int, pad_id: int) -> tuple[np.ndarr
 
 
 def _windows(items: np.ndarray, rows: np.ndarray, stops: np.ndarray, window: int, pad_id: int):
-    """``(history (K, window), length (K,))``: ``items[rows[k], stops[k] - length[k]:stops[k]]``, padded on the right."""
+    """``(history (K, window), length (K,))``: ``items[rows[k], stops[k] - length[k]:stops[k]]``, right-padded."""
     length = np.minimum(stops, window)
     column = (stops - length)[:, None] + np.arange(window)[None, :]
     padded = np.concatenate([items, np.full((len(items), window), pad_id, items.dtype)], axis=1)

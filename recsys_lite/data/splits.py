@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recsys_lite._checks import as_array, check_ids, check_ndim, check_size, describe
+from recsys_lite._checks import as_array, check_ids, check_ndim, check_same_shape, check_size, describe
 from recsys_lite.data.dataset import Split, check_ratings, time_order
 
 __all__ = ["canonical_splits", "LeaveOneOut", "leave_one_out", "seen_mask"]
@@ -35,18 +35,13 @@ def canonical_splits(ratings: pd.DataFrame) -> dict[str, Split]:
             user/item, or empty.
     """
     check_ratings("ratings", ratings, ("user", "item"))
-    n = len(ratings)
-    bounds = np.linspace(0, n, 6).astype(int)
-    splits = {}
-    for fold in range(5):
-        in_test = np.zeros(n, bool)
-        in_test[bounds[fold]:bounds[fold + 1]] = True
-        splits[f"u{fold + 1}"] = Split(_sorted_by_user_item(ratings[~in_test]), _sorted_by_user_item(ratings[in_test]))
+    row = np.arange(len(ratings))
+    bounds = np.linspace(0, len(ratings), 6).astype(int)
+    in_test = {f"u{fold + 1}": (row >= bounds[fold]) & (row < bounds[fold + 1]) for fold in range(5)}
     position = ratings.groupby("user").cumcount().to_numpy() + 1  # 1-based count per user, row order
-    for name, (start, stop) in {"ua": (1, 10), "ub": (11, 20)}.items():
-        in_test = (position >= start) & (position <= stop)
-        splits[name] = Split(_sorted_by_user_item(ratings[~in_test]), _sorted_by_user_item(ratings[in_test]))
-    return splits
+    in_test.update(ua=(position >= 1) & (position <= 10), ub=(position >= 11) & (position <= 20))
+    return {name: Split(_sorted_by_user_item(ratings[~test]), _sorted_by_user_item(ratings[test]))
+            for name, test in in_test.items()}
 
 
 @dataclass(frozen=True)
@@ -75,9 +70,7 @@ class LeaveOneOut:
         items and the validation item: everything the user interacted with
         before the target.
         """
-        self._stage(stage)
-        seen = [self.train] if stage == "valid" else [self.train, self.valid]
-        frame = pd.concat(seen)
+        frame = self.history(stage)
         return seen_mask(self.n_users, self.n_items, frame["user"], frame["item"])
 
     def history(self, stage: str) -> pd.DataFrame:
@@ -88,11 +81,9 @@ class LeaveOneOut:
     def _stage(self, stage: str) -> pd.DataFrame:
         if not isinstance(stage, str):
             raise TypeError(f"`stage` must be 'valid' or 'test'; got {describe(stage)}.")
-        if stage == "valid":
-            return self.valid
-        if stage == "test":
-            return self.test
-        raise ValueError(f"`stage` must be 'valid' or 'test'; got {stage!r}.")
+        if stage not in ("valid", "test"):
+            raise ValueError(f"`stage` must be 'valid' or 'test'; got {stage!r}.")
+        return getattr(self, stage)
 
 
 def leave_one_out(ratings: pd.DataFrame, n_users: int, n_items: int, *, ties: str = "row_order") -> LeaveOneOut:
@@ -127,14 +118,9 @@ def leave_one_out(ratings: pd.DataFrame, n_users: int, n_items: int, *, ties: st
             f"`ratings` must hold at least 3 interactions per user for leave-one-out; "
             f"{len(few)} user(s) have fewer, e.g. user {few[0]}."
         )
-    from_end = ordered.groupby("user").cumcount(ascending=False).to_numpy()
-    return LeaveOneOut(
-        train=ordered[from_end >= 2].reset_index(drop=True),
-        valid=ordered[from_end == 1].reset_index(drop=True),
-        test=ordered[from_end == 0].reset_index(drop=True),
-        n_users=n_users,
-        n_items=n_items,
-    )
+    stage = np.minimum(ordered.groupby("user").cumcount(ascending=False).to_numpy(), 2)  # 2 train, 1 valid, 0 test
+    train, valid, test = (ordered[stage == k].reset_index(drop=True) for k in (2, 1, 0))
+    return LeaveOneOut(train, valid, test, n_users, n_items)
 
 
 def seen_mask(n_users: int, n_items: int, users, items) -> np.ndarray:
@@ -148,9 +134,7 @@ def seen_mask(n_users: int, n_items: int, users, items) -> np.ndarray:
     users = check_ids("users", np.asarray(as_array("users", users)), n_users, "users")
     items = check_ids("items", np.asarray(as_array("items", items)), n_items, "items")
     check_ndim("users", users, 1, "one user id per interaction")
-    if users.shape != items.shape:
-        raise ValueError(f"`users` and `items` must have the same shape, one pair per interaction; got "
-                         f"{users.shape} and {items.shape}.")
+    check_same_shape("users", users, "items", items)
     mask = np.zeros((n_users, n_items), bool)
     mask[users, items] = True
     return mask

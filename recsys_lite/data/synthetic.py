@@ -162,25 +162,20 @@ def make_items(rng, item_factors, genres):
         running[label] = running.get(label, 0) + 1
         names.append(f"{label} #{running[label]}")
     year = np.clip(1998 - np.floor(rng.exponential(6, n_items)).astype(int), 1922, 1998)
-    frame = pd.DataFrame(flags, columns=list(genres))
-    frame.insert(0, "title", [f"{name} ({y})" for name, y in zip(names, year)])
-    frame.insert(1, "year", year.astype("float64"))
-    frame.insert(2, "release_date", pd.to_datetime([f"{y}-01-01" for y in year]))
-    frame.index.name = "item"
-    return frame
+    return pd.DataFrame({"title": [f"{name} ({y})" for name, y in zip(names, year)], "year": year.astype("float64"),
+                         "release_date": pd.to_datetime([f"{y}-01-01" for y in year]),
+                         **dict(zip(genres, flags.T))}).rename_axis("item")
 
 
 def make_users(rng, n_users):
     """Age, gender, occupation and zip code, with ML-100K-like shares."""
     n_users = check_size("n_users", n_users)
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "age": np.clip(rng.normal(34, 12, n_users).round().astype(int), 7, 73),
         "gender": np.where(rng.random(n_users) < 0.71, "M", "F"),
         "occupation": rng.choice(OCCUPATIONS, size=n_users),
         "zip": [f"{z:05d}" for z in rng.integers(0, 100_000, n_users)],
-    })
-    frame.index.name = "user"
-    return frame
+    }).rename_axis("user")
 
 
 def movielens_like(seed: int = 0, n_users: int = 943, n_items: int = 1682,
@@ -196,10 +191,6 @@ def movielens_like(seed: int = 0, n_users: int = 943, n_items: int = 1682,
     """
     ratings, truth = make_ratings(seed, n_users, n_items, n_ratings)
     rng = np.random.default_rng([seed, 1])
-    return MovieLens(
-        name="ml-100k", ratings=ratings,
-        items=make_items(rng, truth["item_factors"], GENRES), users=make_users(rng, n_users),
-        splits=canonical_splits(ratings), genres=GENRES,
-        source=f"synthetic stand-in (recsys_lite.synthetic, seed={seed})", synthetic=True,
-        truth=truth,
-    )
+    return MovieLens("ml-100k", ratings, make_items(rng, truth["item_factors"], GENRES), make_users(rng, n_users),
+                     canonical_splits(ratings), GENRES, f"synthetic stand-in (recsys_lite.synthetic, seed={seed})",
+                     synthetic=True, truth=truth)
