@@ -126,6 +126,34 @@ def test_offline_with_nothing_cached_falls_back_loudly(monkeypatch):
         ds = data.load_movielens()
     assert ds.synthetic and "synthetic" in ds.source and "SYNTHETIC" in repr(ds)
     assert (ds.n_users, ds.n_items, len(ds.ratings)) == (943, 1682, 100_000)
+    # The data set, not the loader, shows the reason: an orange box wherever a notebook displays it.
+    assert "download from GroupLens failed" in ds.notice
+    box = ds._repr_html_()
+    assert 'class="admonition warning"' in box and "Synthetic data" in box and "USING SYNTHETIC DATA" in box
+    assert "&lt;SYNTHETIC stand-in ml-100k" in box
+
+
+def test_movielens_displays_as_plain_text(ml100k):
+    assert ml100k.notice == "" and ml100k._repr_html_() is None
+
+
+def test_imports_point_one_way():
+    """Each data module imports only those listed before it in data/__init__; none imports IPython."""
+    import ast
+    import pathlib
+
+    package = pathlib.Path(data.__file__).parent
+    order = ["dataset", "files", "splits", "synthetic", "movielens", "sequences", "batching", "features"]
+    assert sorted(order) == sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__")
+    for rank, name in enumerate(order):
+        tree = ast.parse((package / f"{name}.py").read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {f"recsys_lite.data.{a.name}" for n in ast.walk(tree)
+                     if isinstance(n, ast.ImportFrom) and n.module == "recsys_lite.data" for a in n.names}
+        below = {f"recsys_lite.data.{m}" for m in order[:rank]}
+        assert {m for m in imported if m.startswith("recsys_lite.data.")} <= below, name
+        assert "recsys_lite.synthetic" not in imported and not any(m.startswith("IPython") for m in imported), name
 
 
 # ---------------------------------------------------------------- synthetic
