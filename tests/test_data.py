@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import warnings
 import zipfile
 
 import jax
@@ -12,7 +11,6 @@ import pandas as pd
 import pytest
 
 from recsys_lite import data, synthetic
-
 
 # ---------------------------------------------------------------- real data
 
@@ -122,7 +120,8 @@ def test_offline_with_nothing_cached_falls_back_loudly(monkeypatch):
         raise ConnectionError("offline")
 
     monkeypatch.setattr(data.files, "download", no_network)
-    with pytest.warns(data.SyntheticDataWarning, match="SYNTHETIC DATA.*download from GroupLens failed.*RECSYS_LITE_DATA"):
+    expected = "SYNTHETIC DATA.*download from GroupLens failed.*RECSYS_LITE_DATA"
+    with pytest.warns(data.SyntheticDataWarning, match=expected):
         ds = data.load_movielens()
     assert ds.synthetic and "synthetic" in ds.source and "SYNTHETIC" in repr(ds)
     assert (ds.n_users, ds.n_items, len(ds.ratings)) == (943, 1682, 100_000)

@@ -11,8 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys_lite._checks import as_array, check_ids, check_int_in_range, check_lengths, check_ndim, check_size, describe
-from recsys_lite.data.dataset import check_ratings, time_order
+from recsys_lite._checks import (
+    as_array,
+    check_ids,
+    check_int_in_range,
+    check_lengths,
+    check_ndim,
+    check_ratings,
+    check_size,
+)
+from recsys_lite.data.dataset import time_order
 
 __all__ = ["user_sequences", "recent_items", "next_item_examples", "sequence_windows"]
 
@@ -57,14 +65,12 @@ def _check_sequences(items, lengths, window: int, pad_id: int) -> tuple[np.ndarr
     """``items`` (n_users, L) and ``lengths`` (n_users,) as from :func:`user_sequences`, checked, as arrays."""
     items = np.asarray(as_array("items", items))
     check_ndim("items", items, 2, "(n_users, L) item ids padded after each sequence, as from user_sequences")
-    if not np.issubdtype(items.dtype, np.integer):
-        raise TypeError(f"`items` must hold integer item ids; got {describe(items)}.")
     lengths = np.asarray(as_array("lengths", lengths))
     check_lengths("lengths", lengths, items.shape[:1], items.shape[1])
     check_size("window", window)
     check_int_in_range("pad_id", pad_id, 0)
     real = items[np.arange(items.shape[1])[None, :] < lengths[:, None]]
-    check_ids("items", real, None, "items")
+    check_ids("items", real, None, "items")  # integer ids >= 0
     if (real == pad_id).any():
         raise ValueError(f"`pad_id` must differ from every real item id; got {pad_id}, which `items` holds "
                          "within the lengths (pick an id no item has, such as n_items).")
