@@ -71,11 +71,8 @@ def cache_dir() -> Path:
 
 
 def _fix_hint(where: Path) -> str:
-    return (
-        f"Fix: delete {where} and get a fresh copy of the official archive from {URL} "
-        f"(unzipped or as the zip); or unset {config.DATA} / empty the cache "
-        f"({_cache_path()}) so that the loader downloads it again."
-    )
+    return (f"Fix: delete {where} and get a fresh copy of the official archive from {URL} (unzipped or as the "
+            f"zip); or unset {config.DATA} / empty the cache ({_cache_path()}) so that the loader downloads it again.")
 
 
 class CheckedFiles:
@@ -119,10 +116,9 @@ def _find_in(folder: Path) -> Path | None:
     for candidate in (folder / "ml-100k", folder):
         if (candidate / "u.data").is_file():
             return candidate
-    if (folder / "ml-100k.zip").is_file():
-        return folder / "ml-100k.zip"
-    if folder.suffix == ".zip" and folder.is_file():
-        return folder
+    for candidate in (folder / "ml-100k.zip", folder):  # a folder holding the zip, or the zip itself
+        if candidate.suffix == ".zip" and candidate.is_file():
+            return candidate
     return None
 
 
@@ -146,11 +142,9 @@ def locate_movielens(data_dir: str | os.PathLike | None = None) -> tuple[Path | 
             folder = Path(folder).expanduser()
             found = _find_in(folder)
             if found is None:
-                raise FileNotFoundError(
-                    f"{label} points to {folder}, which holds neither ml-100k/ (with u.data) "
-                    f"nor ml-100k.zip. Put the official archive from {URL} there, unzipped or "
-                    "as the zip, or point it to the folder that holds it."
-                )
+                raise FileNotFoundError(f"{label} points to {folder}, which holds neither ml-100k/ (with u.data) "
+                                        f"nor ml-100k.zip. Put the official archive from {URL} there, unzipped or "
+                                        "as the zip, or point it to the folder that holds it.")
             return found, label
     found = _find_in(cache_dir())
     return (found, "cache") if found is not None else (None, "")

@@ -43,21 +43,17 @@ def user_sequences(ratings: pd.DataFrame, n_users: int, n_items: int, *, max_len
     """
     n_users, n_items = check_size("n_users", n_users), check_size("n_items", n_items)
     check_ratings("ratings", ratings, ("user", "item", "timestamp"), n_users, n_items)
-    if max_len is not None:
-        check_size("max_len", max_len)
+    max_len = None if max_len is None else check_size("max_len", max_len)
     pad_id = n_items if pad_id is None else pad_id
     check_int_in_range("pad_id", pad_id, n_items)
     ordered = ratings.iloc[time_order(ratings)]
     user, item = ordered["user"].to_numpy(), ordered["item"].to_numpy()
     lengths = np.bincount(user, minlength=n_users)
-    if max_len is not None:
-        from_end = ordered.groupby("user").cumcount(ascending=False).to_numpy()
-        keep = from_end < max_len
-        user, item = user[keep], item[keep]
-        lengths = np.minimum(lengths, max_len)
     position = np.arange(len(user)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     padded = np.full((n_users, int(lengths.max())), pad_id, dtype=np.int32)
     padded[user, position] = item
+    if max_len is not None:  # each user's most recent max_len items, still left-aligned
+        return _windows(padded, np.arange(n_users), lengths, min(max_len, int(lengths.max())), pad_id)
     return padded, lengths.astype(np.int32)
 
 

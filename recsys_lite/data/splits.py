@@ -111,13 +111,10 @@ def leave_one_out(ratings: pd.DataFrame, n_users: int, n_items: int, *, ties: st
         raise ValueError(f"`ties` must be 'row_order' or 'item_id'; got {ties!r}.")
     check_ratings("ratings", ratings, ("user", "item", "timestamp"), n_users, n_items)
     ordered = ratings.iloc[time_order(ratings, ties)].reset_index(drop=True)
-    counts = ordered.groupby("user").size()
-    if counts.min() < 3 or len(counts) < n_users:
-        few = counts[counts < 3].index.tolist() + sorted(set(range(n_users)) - set(counts.index))
-        raise ValueError(
-            f"`ratings` must hold at least 3 interactions per user for leave-one-out; "
-            f"{len(few)} user(s) have fewer, e.g. user {few[0]}."
-        )
+    few = np.flatnonzero(np.bincount(ordered["user"], minlength=n_users) < 3)
+    if few.size:
+        raise ValueError(f"`ratings` must hold at least 3 interactions per user for leave-one-out; "
+                         f"{len(few)} user(s) have fewer, e.g. user {few[0]}.")
     stage = np.minimum(ordered.groupby("user").cumcount(ascending=False).to_numpy(), 2)  # 2 train, 1 valid, 0 test
     train, valid, test = (ordered[stage == k].reset_index(drop=True) for k in (2, 1, 0))
     return LeaveOneOut(train, valid, test, n_users, n_items)
