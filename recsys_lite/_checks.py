@@ -345,20 +345,3 @@ def check_sizes(name: str, value: Any, *, allow_empty: bool = False) -> tuple[in
     if not value and not allow_empty:
         raise ValueError(f"`{name}` must hold at least one size; got {value!r}.")
     return tuple(check_size(f"{name}[{i}]", n) for i, n in enumerate(value))
-
-
-def check_ratings(name: str, ratings: Any, columns: Sequence[str], n_users: int | None = None,
-                  n_items: int | None = None) -> None:
-    """Raise unless ``ratings`` is a DataFrame with ``columns`` and rows of numbers: ids in [0, n_users) and
-    [0, n_items) in ``user``/``item`` (None: only >= 0), integer Unix seconds in ``timestamp``."""
-    check_columns(name, ratings, columns)
-    if len(ratings) == 0:
-        raise ValueError(f"`{name}` must hold at least one row; got an empty table with columns "
-                         f"{[str(c) for c in ratings.columns]}.")
-    for column in columns:
-        values = as_array(f"{name}[{column!r}]", ratings[column].to_numpy())
-        if column in ("user", "item"):
-            check_ids(f"{name}[{column!r}]", values, n_users if column == "user" else n_items, f"{column}s")
-    if "timestamp" in columns and not np.issubdtype(ratings["timestamp"].to_numpy().dtype, np.integer):
-        raise TypeError(f"`{name}['timestamp']` must hold integer Unix seconds; "
-                        f"got {describe(ratings['timestamp'].to_numpy())}.")

@@ -16,7 +16,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-__all__ = ["GENRES", "RATING_COLUMNS", "Split", "MovieLens", "time_order"]
+from recsys_lite._checks import as_array, check_columns, check_ids, describe
+
+__all__ = ["GENRES", "RATING_COLUMNS", "Split", "MovieLens", "check_ratings", "time_order"]
 
 GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
@@ -96,6 +98,23 @@ class MovieLens:
         return ('<div class="admonition warning" style="border-left:4px solid #d9822b;padding:0.5em 1em;'
                 'background:#fff4e5"><p class="admonition-title">Synthetic data</p>'
                 f"<p>{html.escape(self.notice)}</p></div><pre>{html.escape(repr(self))}</pre>")
+
+
+def check_ratings(name: str, ratings, columns: tuple[str, ...], n_users: int | None = None,
+                  n_items: int | None = None) -> None:
+    """Raise unless ``ratings`` is a DataFrame with ``columns`` and rows of numbers: ids in [0, n_users) and
+    [0, n_items) in ``user``/``item`` (None: only >= 0), integer Unix seconds in ``timestamp``."""
+    check_columns(name, ratings, columns)
+    if len(ratings) == 0:
+        raise ValueError(f"`{name}` must hold at least one row; got an empty table with columns "
+                         f"{[str(c) for c in ratings.columns]}.")
+    for column in columns:
+        values = as_array(f"{name}[{column!r}]", ratings[column].to_numpy())
+        if column in ("user", "item"):
+            check_ids(f"{name}[{column!r}]", values, n_users if column == "user" else n_items, f"{column}s")
+    if "timestamp" in columns and not np.issubdtype(ratings["timestamp"].to_numpy().dtype, np.integer):
+        raise TypeError(f"`{name}['timestamp']` must hold integer Unix seconds; "
+                        f"got {describe(ratings['timestamp'].to_numpy())}.")
 
 
 def time_order(ratings: pd.DataFrame, ties: str = "row_order") -> np.ndarray:

@@ -11,16 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys_lite._checks import (
-    as_array,
-    check_ids,
-    check_int_in_range,
-    check_lengths,
-    check_ndim,
-    check_ratings,
-    check_size,
-)
-from recsys_lite.data.dataset import time_order
+from recsys_lite._checks import as_array, check_ids, check_int_in_range, check_lengths, check_ndim, check_size
+from recsys_lite.data.dataset import check_ratings, time_order
 
 __all__ = ["user_sequences", "recent_items", "next_item_examples", "sequence_windows"]
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recsys_lite._checks import as_array, check_ids, check_ndim, check_ratings, check_same_shape, check_size, describe
-from recsys_lite.data.dataset import Split, time_order
+from recsys_lite._checks import as_array, check_ids, check_ndim, check_same_shape, check_size, describe
+from recsys_lite.data.dataset import Split, check_ratings, time_order
 
 __all__ = ["canonical_splits", "LeaveOneOut", "leave_one_out", "seen_mask"]
 
