@@ -629,18 +629,18 @@ def no_local_data(monkeypatch, tmp_path):
         downloads.append(into)
         raise OSError("no network in this test")
 
-    monkeypatch.setattr(data, "_download", fake_download)
-    from recsys_lite import synthetic
-
-    monkeypatch.setattr(synthetic, "movielens_like", lambda seed: "the stand-in")
+    monkeypatch.setattr(data.files, "download", fake_download)
+    tiny = data.synthetic.movielens_like(0, n_users=5, n_items=60, n_ratings=100)
+    monkeypatch.setattr(data.synthetic, "movielens_like", lambda seed: tiny)
     return downloads
 
 
 @pytest.mark.parametrize("spelling", ["1", "true", "TRUE", " yes ", "On"])
 def test_truthy_offline_spellings_forbid_the_download(no_local_data, monkeypatch, spelling):
     monkeypatch.setenv("RECSYS_LITE_OFFLINE", spelling)
-    with pytest.warns(data.SyntheticDataWarning, match=f"RECSYS_LITE_OFFLINE={spelling.strip()} forbids downloading"):
-        assert data.load_movielens() == "the stand-in"
+    with pytest.warns(data.SyntheticDataWarning, match="RECSYS_LITE_OFFLINE is on, which forbids downloading"):
+        stand_in = data.load_movielens()
+    assert stand_in.n_users == 5 and "RECSYS_LITE_OFFLINE is on" in stand_in.notice
     assert no_local_data == []
 
 

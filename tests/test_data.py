@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import warnings
 import zipfile
 
 import jax
@@ -12,7 +11,6 @@ import pandas as pd
 import pytest
 
 from recsys_lite import data, synthetic
-
 
 # ---------------------------------------------------------------- real data
 
@@ -121,11 +119,40 @@ def test_offline_with_nothing_cached_falls_back_loudly(monkeypatch):
     def no_network(into):
         raise ConnectionError("offline")
 
-    monkeypatch.setattr(data, "_download", no_network)
-    with pytest.warns(data.SyntheticDataWarning, match="SYNTHETIC DATA.*download from GroupLens failed.*RECSYS_LITE_DATA"):
+    monkeypatch.setattr(data.files, "download", no_network)
+    expected = "SYNTHETIC DATA.*download from GroupLens failed.*RECSYS_LITE_DATA"
+    with pytest.warns(data.SyntheticDataWarning, match=expected):
         ds = data.load_movielens()
     assert ds.synthetic and "synthetic" in ds.source and "SYNTHETIC" in repr(ds)
     assert (ds.n_users, ds.n_items, len(ds.ratings)) == (943, 1682, 100_000)
+    # The data set, not the loader, shows the reason: an orange box wherever a notebook displays it.
+    assert "download from GroupLens failed" in ds.notice
+    box = ds._repr_html_()
+    assert 'class="admonition warning"' in box and "Synthetic data" in box and "USING SYNTHETIC DATA" in box
+    assert "&lt;SYNTHETIC stand-in ml-100k" in box
+
+
+def test_movielens_displays_as_plain_text(ml100k):
+    assert ml100k.notice == "" and ml100k._repr_html_() is None
+
+
+def test_imports_point_one_way():
+    """Each data module imports only those listed before it in data/__init__; none imports IPython."""
+    import ast
+    import pathlib
+
+    package = pathlib.Path(data.__file__).parent
+    order = ["dataset", "files", "splits", "synthetic", "movielens", "sequences", "batching", "features"]
+    assert sorted(order) == sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__")
+    for rank, name in enumerate(order):
+        tree = ast.parse((package / f"{name}.py").read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {f"recsys_lite.data.{a.name}" for n in ast.walk(tree)
+                     if isinstance(n, ast.ImportFrom) and n.module == "recsys_lite.data" for a in n.names}
+        below = {f"recsys_lite.data.{m}" for m in order[:rank]}
+        assert {m for m in imported if m.startswith("recsys_lite.data.")} <= below, name
+        assert "recsys_lite.synthetic" not in imported and not any(m.startswith("IPython") for m in imported), name
 
 
 # ---------------------------------------------------------------- synthetic
@@ -243,8 +270,8 @@ def test_offline_switch_skips_the_download(monkeypatch):
     def must_not_download(into):
         raise AssertionError("downloaded although RECSYS_LITE_OFFLINE=1")
 
-    monkeypatch.setattr(data, "_download", must_not_download)
-    with pytest.warns(data.SyntheticDataWarning, match="RECSYS_LITE_OFFLINE=1 forbids downloading"):
+    monkeypatch.setattr(data.files, "download", must_not_download)
+    with pytest.warns(data.SyntheticDataWarning, match="RECSYS_LITE_OFFLINE is on, which forbids downloading"):
         assert data.load_movielens().synthetic
 
 
