@@ -37,7 +37,7 @@ def check_model(model) -> None:
 
 
 def _id_tables(model) -> dict[str, dict[str, int]]:
-    """The rows of the model's user and item tables, by path: ``{"user": {".user_embedding.table": 943}, "item": {...}}``.
+    """Rows of the model's user and item tables, by path: ``{"user": {".user_embedding.table": 943}, ...}``.
 
     A table is an :class:`~recsys_lite.nn.Embedding` (rows: ``table.shape[-2]``) or a bias
     vector (rows: ``shape[-1]``) whose name says ``user`` or ``item``; the output tables
