@@ -283,8 +283,7 @@ def gru4rec(s: Setup, sequences, lengths):
     """Chapter 7, cells c27–c33: trained on windows of T_HIST + 1 films and validated reading the last T_HIST;
     tested reading the number of films (1 … 100) that is best on the validation targets → the test scorer."""
     t_hist, n_epochs, batch = 10, s.epochs(4), 128
-    windows = data.sequence_windows(sequences, lengths, t_hist, pad_id=s.n_items)
-    train_windows = {"history": windows["sequence"], "length": windows["length"]}
+    train_windows = data.sequence_windows(sequences, lengths, t_hist, pad_id=s.n_items)
 
     def scorer(model, stage, T=t_hist):
         seqs, lens = data.user_sequences(s.split.history(stage), s.n_users, s.n_items, max_len=T)

@@ -84,7 +84,7 @@ class _UnhashableLoss:
 
 
 def _gru_fit(sequence, length):
-    rows = {"sequence": np.array(sequence, np.int32), "length": np.array(length, np.int32)}
+    rows = {"history": np.array(sequence, np.int32), "length": np.array(length, np.int32)}
     return fit(GRU, models.gru4rec_loss, rows, optim.adam(0.01), key=KEY, progress=False)
 
 

@@ -327,6 +327,6 @@ def test_sequence_windows_by_hand():
     """Lengths 7 and 2, T = 3: user 0 → [3..6], [0..3]; user 1 → [10, 11]; each item but the first a target once."""
     items = np.array([[0, 1, 2, 3, 4, 5, 6], [10, 11, 99, 99, 99, 99, 99]], np.int32)
     out = data.sequence_windows(items, np.array([7, 2]), 3, pad_id=99)
-    np.testing.assert_array_equal(out["sequence"], [[3, 4, 5, 6], [0, 1, 2, 3], [10, 11, 99, 99]])
+    np.testing.assert_array_equal(out["history"], [[3, 4, 5, 6], [0, 1, 2, 3], [10, 11, 99, 99]])
     np.testing.assert_array_equal(out["length"], [4, 4, 2])
     assert int((out["length"] - 1).sum()) == (7 - 1) + (2 - 1)

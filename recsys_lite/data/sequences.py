@@ -121,8 +121,8 @@ def sequence_windows(items: np.ndarray, lengths: np.ndarray, window: int, *, pad
     before it. Window ends go back from each user's last item in steps of
     ``window``, so every item after a user's first is a target exactly once.
     ``items`` (n_users, L) and ``lengths`` (n_users,) as from
-    :func:`user_sequences` → ``{"sequence": (N, window + 1)`` left-aligned,
-    padded with ``pad_id``; ``"length": (N,)}`` int32.
+    :func:`user_sequences` → ``{"history": (N, window + 1)`` left-aligned,
+    padded with ``pad_id``; ``"length": (N,)}`` int32 (the model protocol's keys).
 
     Raises:
         TypeError, ValueError: as :func:`recent_items`.
@@ -130,5 +130,5 @@ def sequence_windows(items: np.ndarray, lengths: np.ndarray, window: int, *, pad
     items, lengths = _check_sequences(items, lengths, window, pad_id)
     ends = [np.arange(int(n), 1, -window) for n in lengths]  # each user's window ends, newest first
     users = np.repeat(np.arange(len(lengths)), [len(e) for e in ends])
-    sequence, length = _windows(items, users, np.concatenate([np.zeros(0, int), *ends]), window + 1, pad_id)
-    return {"sequence": sequence, "length": length}
+    history, length = _windows(items, users, np.concatenate([np.zeros(0, int), *ends]), window + 1, pad_id)
+    return {"history": history, "length": length}

@@ -1,7 +1,7 @@
 """What :func:`~recsys_lite.train.fit` refuses in a model and its data, before anything is compiled.
 
 Every array of ``data`` holds numbers, float arrays are finite, and id columns
-(``user``, ``item``, ``history``, ``sequence``) hold integers that index the
+(``user``, ``item``, ``history``: the model protocol's keys) hold integers that index the
 model's user and item tables; the model's parameters are finite floats.
 """
 
@@ -20,8 +20,7 @@ __all__ = ["check_model", "check_data"]
 
 # Columns of `data` that hold ids, and the kind of table they index: a padded
 # item sequence may also hold the padding id, the last row of the largest item table.
-_ID_COLUMNS = {"user": "user", "users": "user", "item": "item", "items": "item",
-               "history": "padded", "sequence": "padded", "sequences": "padded"}
+_ID_COLUMNS = {"user": "user", "item": "item", "history": "padded"}
 
 
 def check_model(model) -> None:
@@ -40,8 +39,7 @@ def _id_tables(model) -> dict[str, dict[str, int]]:
     """Rows of the model's user and item tables, by path: ``{"user": {".user_embedding.table": 943}, ...}``.
 
     A table is an :class:`~recsys_lite.nn.Embedding` (rows: ``table.shape[-2]``) or a bias
-    vector (rows: ``shape[-1]``) whose name says ``user`` or ``item``; the output tables
-    ``out``/``out_bias`` of the sequence models score items. The last axes are read, so a
+    vector (rows: ``shape[-1]``) whose name says ``user`` or ``item``. The last axes are read, so a
     stack of copies of a model (a leading grid axis) has the same tables.
     """
     from recsys_lite.nn import Embedding
@@ -56,7 +54,7 @@ def _id_tables(model) -> dict[str, dict[str, int]]:
             where, rows = jax.tree_util.keystr(path), np.shape(leaf)[-1]
         else:
             continue
-        kind = "user" if "user" in name else "item" if "item" in name or name in ("out", "out_bias") else None
+        kind = "user" if "user" in name else "item" if "item" in name else None
         if kind:
             tables[kind][where] = int(rows)
     return tables
@@ -102,8 +100,7 @@ def check_data(data: Mapping[str, Any], batch_size: int, model) -> dict[str, jax
         check_finite(f"data[{name!r}]", values)
         if name in _ID_COLUMNS:
             _check_ids(name, values, _ID_COLUMNS[name], tables)
-    for lengths_name, sequence_name in (("length", "sequence"), ("lengths", "sequences")):
-        if lengths_name in arrays and sequence_name in arrays and arrays[sequence_name].ndim == 2:
-            sequences = arrays[sequence_name]
-            check_lengths(f"data[{lengths_name!r}]", arrays[lengths_name], sequences.shape[:1], sequences.shape[1])
+    if "length" in arrays and "history" in arrays and arrays["history"].ndim == 2:
+        history = arrays["history"]
+        check_lengths("data['length']", arrays["length"], history.shape[:1], history.shape[1])
     return arrays

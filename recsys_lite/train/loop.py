@@ -167,13 +167,13 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
             like ``data`` with ``batch_size`` rows; ``key`` is a fresh PRNG key
             per step (for dropout or negative sampling; ignore it otherwise).
         data: dict of arrays with the same first dimension ``m``, float
-            arrays finite. Columns named ``user``/``users``, ``item``/``items``
-            and ``history``/``sequence``/``sequences`` hold integer ids: each
+            arrays finite. The columns ``user``, ``item`` and ``history`` (the
+            model protocol's keys, :mod:`recsys_lite.models`) hold integer ids: each
             must index every user (or item) table of the model, i.e. the
             :class:`~recsys_lite.nn.Embedding` tables and bias vectors whose
             names say user or item (a padded item sequence may also hold the
             padding id, the last row of the largest item table); a
-            ``length`` column must fit the width of ``sequence``.
+            ``length`` column must fit the width of ``history``.
         optimizer: an optax-shaped ``GradientTransformation`` (from
             :mod:`recsys_lite.optim` or optax itself).
         key: a ``jax.random`` key; it fixes the shuffling and the step keys.
