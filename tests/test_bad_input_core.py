@@ -83,8 +83,8 @@ class _UnhashableLoss:
         return _line_loss(model, batch, key)
 
 
-def _gru_fit(sequence, length):
-    rows = {"history": np.array(sequence, np.int32), "length": np.array(length, np.int32)}
+def _gru_fit(history, length):
+    rows = {"history": np.array(history, np.int32), "length": np.array(length, np.int32)}
     return fit(GRU, models.gru4rec_loss, rows, optim.adam(0.01), key=KEY, progress=False)
 
 
@@ -144,7 +144,7 @@ CASES = {
     "fit float item ids": (lambda: _mf_fit(item=_ratings()["item"].astype(np.float32)), TypeError, "data['item']"),
     "fit ids without tables": (lambda: _fit(rows={**_toy(), "user": -np.ones(32, np.int32)}), ValueError, "data['user']"),
     # (a padded sequence may hold the padding id N_ITEMS, not N_ITEMS + 1)
-    "fit padded sequence id": (lambda: _gru_fit([[0, 1, N_ITEMS + 1]] * 4, [3] * 4), ValueError, "data['sequence']"),
+    "fit padded sequence id": (lambda: _gru_fit([[0, 1, N_ITEMS + 1]] * 4, [3] * 4), ValueError, "data['history']"),
     "fit length > width": (lambda: _gru_fit([[0, 1, N_ITEMS]] * 4, [4] * 4), ValueError, "data['length']"),
     "fit string column": (lambda: _fit(rows={**_toy(), "s": np.array(["a"] * 32)}), TypeError, "data['s']"),
     "fit scalar column": (lambda: _fit(rows={**_toy(), "s": np.float32(1.0)}), ValueError, "data['s']"),
