@@ -1,22 +1,16 @@
 """Input checks shared by the public entry points: the library's one validation vocabulary.
 
-Every message names the argument, what was received and what was expected,
-so that a reader who passes the wrong thing learns what to pass instead.
-
-Inside ``jax.jit`` (and grad, vmap, scan) arrays are abstract tracers: their
-shape and dtype are known, their values are not. So the checks look at
-shapes and dtypes always (free at run time: they run once, while tracing) and
-at values only when they are concrete (:func:`is_traced` tells which).
-
-``__all__`` is the vocabulary, grouped as the sections below: describing a
-value; a number that may be traced; a static number; an array; ids and
-sequences; other kinds. Use these, not inline checks.
+Every message names the argument, what was received and what was expected.
+Inside ``jax.jit`` (and grad, vmap, scan) arrays are abstract tracers whose
+shape and dtype are known but not their values: the checks look at shapes and
+dtypes always (once, while tracing) and at values only when they are concrete
+(:func:`is_traced` tells which). Use these, not inline checks.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,9 +20,9 @@ __all__ = [
     "check_number", "check_positive", "check_unit_interval",
     "check_size", "check_sizes", "check_int_in_range", "check_fraction",
     "check_ndim", "check_same_shape", "check_nonempty", "check_finite", "check_features", "nonfinite_leaves",
-    "check_ids", "check_lengths",
+    "check_ids", "check_lengths", "check_batch_ids", "check_history",
     "check_flag", "check_str", "check_callable", "check_key", "check_float_dtype", "check_columns", "check_batch",
-    "lookup", "check_optimizer", "check_batch_ids", "check_history",
+    "lookup", "check_optimizer",
 ]
 
 
@@ -36,8 +30,7 @@ __all__ = [
 
 def describe(value: Any) -> str:
     """A short description of ``value`` for an error message."""
-    shape = getattr(value, "shape", None)
-    dtype = getattr(value, "dtype", None)
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
     if shape is not None and dtype is not None:
         return f"an array of shape {tuple(shape)} and dtype {dtype}"
     text = repr(value)
@@ -54,10 +47,7 @@ def is_traced(value: Any) -> bool:
 
 
 def as_array(name: str, value: Any):
-    """``value`` itself if it is an array (numpy, jax or a tracer), else ``np.asarray(value)``.
-
-    Raises ``TypeError`` for what is no array of numbers (ragged lists, None, strings).
-    """
+    """``value`` if it is an array (numpy, jax, a tracer), else ``np.asarray(value)``; TypeError if no numbers."""
     import jax.numpy as jnp
 
     original = value
@@ -74,21 +64,18 @@ def as_array(name: str, value: Any):
     return value
 
 
-# --- a number that may be traced (a hyperparameter: learning rate, penalty, δ) ----------
-#
-# A traced value (inside jax.jit or vmap, e.g. a learning rate injected as an
-# argument) is known only at run time, so it passes unchecked.
+# --- a number that may be traced (a hyperparameter: learning rate, penalty, δ); a traced one passes --
 
 def _real(name: str, value: Any) -> float | None:
     """``value`` as a float after checking it is one real number; None when it is traced."""
     if is_traced(value):
         return None
-    if isinstance(value, (bool, np.bool_, str, bytes)) or np.ndim(value) != 0:
-        raise TypeError(f"`{name}` must be a number; got {describe(value)}.")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a number; got {describe(value)}.") from None
+    if not isinstance(value, (bool, np.bool_, str, bytes)) and np.ndim(value) == 0:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(f"`{name}` must be a number; got {describe(value)}.")
 
 
 def check_number(name: str, value: Any) -> None:
@@ -101,9 +88,7 @@ def check_number(name: str, value: Any) -> None:
 def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> None:
     """Raise unless ``value`` is a finite number > 0 (or >= 0); a traced value passes."""
     number = _real(name, value)
-    if number is None:
-        return
-    if not (math.isfinite(number) and (number >= 0 if allow_zero else number > 0)):
+    if number is not None and not (math.isfinite(number) and (number >= 0 if allow_zero else number > 0)):
         wanted = "a finite number >= 0" if allow_zero else "a finite number > 0"
         raise ValueError(f"`{name}` must be {wanted}; got {value!r}.")
 
@@ -132,23 +117,27 @@ def check_size(name: str, value: Any) -> int:
     return int(value)
 
 
+def check_sizes(name: str, value: Any, *, allow_empty: bool = False) -> tuple[int, ...]:
+    """Return ``value`` as a tuple after checking it is a sequence of positive integers (layer widths)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"`{name}` must be a tuple of positive integers, e.g. (64, 32); got {describe(value)}.")
+    if not value and not allow_empty:
+        raise ValueError(f"`{name}` must hold at least one size; got {value!r}.")
+    return tuple(check_size(f"{name}[{i}]", n) for i, n in enumerate(value))
+
+
 def check_int_in_range(name: str, value: Any, low: int, high: int | None = None) -> int:
     """Return ``value`` as an int after checking ``low <= value < high`` (``high=None``: no upper bound)."""
     if not _integer(value):
         raise TypeError(f"`{name}` must be an integer; got {describe(value)}.")
-    if high is None and not low <= value:
-        raise ValueError(f"`{name}` must be an integer >= {low}; got {value}.")
-    if high is not None and not low <= value < high:
-        raise ValueError(f"`{name}` must be in [{low}, {high}); got {value}.")
+    if not (low <= value and (high is None or value < high)):
+        wanted = f"an integer >= {low}" if high is None else f"in [{low}, {high})"
+        raise ValueError(f"`{name}` must be {wanted}; got {value}.")
     return int(value)
 
 
 def check_fraction(name: str, value: Any) -> None:
-    """Raise unless ``value`` is a Python or numpy real number in [0, 1) (a dropout rate).
-
-    Unlike :func:`check_unit_interval`, an array is refused: a dropout rate is
-    a static field (hashed by ``jax.jit``), never a traced value.
-    """
+    """Raise unless ``value`` is a Python or numpy real number in [0, 1): a dropout rate, static (never an array)."""
     message = f"`{name}` must be a number in [0, 1) (the fraction dropped); got {describe(value)}."
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(message)
@@ -161,8 +150,7 @@ def check_fraction(name: str, value: Any) -> None:
 def check_ndim(name: str, value: Any, ndim: int | Sequence[int], meaning: str = "") -> None:
     """Raise ``ValueError`` unless ``value`` has ``ndim`` dimensions (or one of them)."""
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-    got = np.ndim(value)
-    if got not in allowed:
+    if np.ndim(value) not in allowed:
         wanted = " or ".join(str(d) for d in allowed)
         extra = f" ({meaning})" if meaning else ""
         raise ValueError(f"`{name}` must have {wanted} dimension(s){extra}; got {describe(value)}.")
@@ -171,10 +159,8 @@ def check_ndim(name: str, value: Any, ndim: int | Sequence[int], meaning: str = 
 def check_same_shape(name_a: str, a: Any, name_b: str, b: Any) -> None:
     """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
     if np.shape(a) != np.shape(b):
-        raise ValueError(
-            f"`{name_a}` and `{name_b}` must have the same shape; "
-            f"got {tuple(np.shape(a))} and {tuple(np.shape(b))}."
-        )
+        raise ValueError(f"`{name_a}` and `{name_b}` must have the same shape; "
+                         f"got {tuple(np.shape(a))} and {tuple(np.shape(b))}.")
 
 
 def check_nonempty(name: str, value: Any, what: str = "value") -> None:
@@ -222,32 +208,27 @@ def check_ids(name: str, ids: Any, n: int | None, what: str, *, ndim: int | Sequ
               meaning: str = ""):
     """Check an id array: integer dtype (and ``ndim`` when given) always, ``0 <= ids < n`` when concrete.
 
-    ``n=None`` checks only ``0 <= ids``; ``what`` names the id space for the
-    message, e.g. ``"users"``. Returns the ids: as an int64 numpy array when
-    they are concrete, the tracer itself under ``jax.jit``.
+    ``n=None``: only ``0 <= ids``; ``what`` names the id space, e.g. ``"users"``. Returns
+    the ids as an int64 numpy array when concrete, the tracer itself under ``jax.jit``.
     """
-    if is_traced(ids):
-        import jax.numpy as jnp
+    import jax.numpy as jnp
 
-        if ndim is not None:
-            check_ndim(name, ids, ndim, meaning)
-        if not jnp.issubdtype(ids.dtype, jnp.integer):
-            raise TypeError(f"`{name}` must hold integer ids of {what}; got {describe(ids)}.")
-        return ids
-    arr = np.asarray(as_array(name, ids))
+    traced = is_traced(ids)
+    arr = ids if traced else np.asarray(as_array(name, ids))
     if ndim is not None:
         check_ndim(name, arr, ndim, meaning)
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+    integer = jnp.issubdtype(arr.dtype, jnp.integer) if traced else np.issubdtype(arr.dtype, np.integer)
+    if (traced or arr.size) and not integer:
         raise TypeError(f"`{name}` must hold integer ids of {what}; got {describe(arr)}.")
+    if traced:
+        return arr
     if n is None:
         if arr.size and arr.min() < 0:
             raise ValueError(f"`{name}` holds negative ids, e.g. {int(arr.min())}: ids of {what} count from 0.")
     elif arr.size and (arr.min() < 0 or arr.max() >= n):
         bad = arr[(arr < 0) | (arr >= n)]
-        raise ValueError(
-            f"`{name}` holds ids out of range: expected 0 <= id < {n} "
-            f"(there are {n} {what}), got {bad.size} bad value(s), e.g. {int(bad.flat[0])}."
-        )
+        raise ValueError(f"`{name}` holds ids out of range: expected 0 <= id < {n} "
+                         f"(there are {n} {what}), got {bad.size} bad value(s), e.g. {int(bad.flat[0])}.")
     return arr.astype(np.int64, copy=False)
 
 
@@ -267,6 +248,38 @@ def check_lengths(name: str, lengths: Any, batch_shape: tuple, steps: int, *, lo
         raise ValueError(f"`{name}` must be ≥ {low}; got a length of {int(known.min())}.")
     if known.max() > steps:
         raise ValueError(f"`{name}` must be ≤ the padded length {steps}; got a length of {int(known.max())}.")
+
+
+def check_batch_ids(batch: Any, sizes: dict, *, ndim: int | None = None) -> tuple:
+    """A model's id columns ``batch[k]`` as jax arrays, checked by :func:`check_ids` and of one shape.
+
+    ``sizes`` maps each key to its number of ids, e.g. ``{"user": n_users, "item": n_items}`` (None: id >= 0).
+    """
+    import jax.numpy as jnp
+
+    check_batch("batch", batch, list(sizes))
+    for key, n in sizes.items():
+        check_ids(f"batch[{key!r}]", batch[key], n, f"{key}s", ndim=ndim, meaning=f"(B,) {key} ids")
+    arrays = tuple(jnp.asarray(batch[key]) for key in sizes)
+    if len({a.shape for a in arrays}) > 1:
+        raise ValueError(" and ".join(f"`batch[{k!r}]`" for k in sizes) + " must have the same shape, one row "
+                         f"per pair; got {', '.join(str(a.shape) for a in arrays)}.")
+    return arrays
+
+
+def check_history(name: str, history: Any, n_items: int, *, steps: int | None = None,
+                  rows: int | None = None) -> None:
+    """Raise unless ``history`` is (B, steps) item ids in [0, n_items] (``n_items``: padding), ``rows`` rows."""
+    history = as_array(name, history)
+    check_ids(name, history, n_items + 1, f"ids: {n_items} items and the padding id {n_items}", ndim=2,
+              meaning="(batch, steps) item ids, left-aligned, padded on the right with n_items")
+    if history.shape[1] < 1:
+        raise ValueError(f"`{name}` must have at least one step (column); got {describe(history)}.")
+    if steps is not None and history.shape[1] != steps:
+        raise ValueError(f"`{name}` must have {steps} columns, the window the model was built for (the last "
+                         f"{steps} items, padded with {n_items}); got {describe(history)}.")
+    if rows is not None and history.shape[0] != rows:
+        raise ValueError(f"`{name}` must have one row per user ({rows}); got {describe(history)}.")
 
 
 # --- other kinds ---------------------------------------------------------------------------
@@ -322,8 +335,7 @@ def check_columns(name: str, frame: Any, required: Sequence[str]) -> None:
     import pandas as pd
 
     if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"`{name}` must be a pandas DataFrame with columns {list(required)}; "
-                        f"got {describe(frame)}.")
+        raise TypeError(f"`{name}` must be a pandas DataFrame with columns {list(required)}; got {describe(frame)}.")
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise ValueError(f"`{name}` lacks the column(s) {missing}: expected {list(required)}; "
@@ -332,8 +344,6 @@ def check_columns(name: str, frame: Any, required: Sequence[str]) -> None:
 
 def check_batch(name: str, batch: Any, keys: Sequence[str]) -> None:
     """Raise unless ``batch`` is a mapping holding every key in ``keys``."""
-    from collections.abc import Mapping
-
     if not isinstance(batch, Mapping):
         raise TypeError(f"`{name}` must be a dict of arrays with keys {list(keys)}; got {describe(batch)}.")
     missing = [k for k in keys if k not in batch]
@@ -343,10 +353,7 @@ def check_batch(name: str, batch: Any, keys: Sequence[str]) -> None:
 
 
 def lookup(name: str, value: Any, table: dict, kind: str) -> Any:
-    """``table[value]`` for a key of ``table``; a callable ``value`` passes through (an activation, an initialiser).
-
-    ``kind`` says what a callable must be, e.g. ``"g(z)"``, for the message.
-    """
+    """``table[value]``, or a callable ``value`` itself (an activation; ``kind`` says how, e.g. ``"g(z)"``)."""
     if callable(value):
         return value
     if isinstance(value, str) and value in table:
@@ -354,57 +361,8 @@ def lookup(name: str, value: Any, table: dict, kind: str) -> Any:
     raise ValueError(f"`{name}` must be one of {sorted(table)} or a callable {kind}; got {describe(value)}.")
 
 
-# The old name of check_ids (which now checks tracers too); its callers switch at the merge of issue 14.
-
-
-def check_sizes(name: str, value: Any, *, allow_empty: bool = False) -> tuple[int, ...]:
-    """Return ``value`` as a tuple after checking it is a sequence of positive integers (layer widths)."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise TypeError(f"`{name}` must be a tuple of positive integers, e.g. (64, 32); got {describe(value)}.")
-    if not value and not allow_empty:
-        raise ValueError(f"`{name}` must hold at least one size; got {value!r}.")
-    return tuple(check_size(f"{name}[{i}]", n) for i, n in enumerate(value))
-
-
 def check_optimizer(name: str, value: Any) -> None:
     """Raise ``TypeError`` unless ``value`` is optax-shaped: ``init(params)`` and ``update(grads, state, params)``."""
     if not (callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))):
         raise TypeError(f"`{name}` must be an optax-shaped GradientTransformation with init(params) and "
                         f"update(grads, state, params), e.g. optim.adam(1e-3); got {describe(value)}.")
-
-
-def check_batch_ids(batch: Any, sizes: dict, *, ndim: int | None = None) -> tuple:
-    """A model's id columns ``batch[k]`` for the keys ``k`` of ``sizes``, as jax arrays, after checking them.
-
-    ``sizes`` maps a key to the number of ids, e.g. ``{"user": n_users, "item": n_items}`` (``None``:
-    only id >= 0). ``batch`` must be a mapping holding those keys; each column integer ids of ``ndim``
-    dimensions (when given), in range when concrete, and all of them of one shape (one row per pair).
-    """
-    import jax.numpy as jnp
-
-    check_batch("batch", batch, list(sizes))
-    for key, n in sizes.items():
-        check_ids(f"batch[{key!r}]", batch[key], n, f"{key}s", ndim=ndim, meaning=f"(B,) {key} ids")
-    arrays = tuple(jnp.asarray(batch[key]) for key in sizes)
-    if len({a.shape for a in arrays}) > 1:
-        raise ValueError(" and ".join(f"`batch[{k!r}]`" for k in sizes) + " must have the same shape, one row "
-                         f"per pair; got {', '.join(str(a.shape) for a in arrays)}.")
-    return arrays
-
-
-def check_history(name: str, history: Any, n_items: int, *, steps: int | None = None,
-                  rows: int | None = None) -> None:
-    """Raise unless ``history`` is (B, steps) integer item ids in [0, n_items], ``n_items`` the padding id.
-
-    ``rows`` asks for that many rows (one per user). Values are checked only when concrete.
-    """
-    history = as_array(name, history)
-    check_ids(name, history, n_items + 1, f"ids: {n_items} items and the padding id {n_items}", ndim=2,
-                   meaning="(batch, steps) item ids, left-aligned, padded on the right with n_items")
-    if history.shape[1] < 1:
-        raise ValueError(f"`{name}` must have at least one step (column); got {describe(history)}.")
-    if steps is not None and history.shape[1] != steps:
-        raise ValueError(f"`{name}` must have {steps} columns, the window the model was built for (the last "
-                         f"{steps} items, padded with {n_items}); got {describe(history)}.")
-    if rows is not None and history.shape[0] != rows:
-        raise ValueError(f"`{name}` must have one row per user ({rows}); got {describe(history)}.")

@@ -10,18 +10,15 @@ One call, :func:`explore`, serves both worlds::
     explore(draw, title="Gradient descent",
             lr=Param([0.01, 0.1, 0.5], label="η (learning rate)"), steps=[10, 50, 100])
 
-**Live** (in a kernel): ipywidgets controls wired to ``fn`` by
-``ipywidgets.interactive_output``. **Static** (while the book is built,
-:func:`recsys_lite.config.book_build`): ``fn`` runs once per point of the grid
-of values and the figures become the frames of one self-contained HTML snippet
-(``data:`` URIs; ``_static/explorer.css`` and ``_static/explorer.js`` inline;
-no CDN, no kernel) whose range inputs swap frames instantly. Identical frames
-are stored once and may weigh :data:`FRAME_BUDGET_BYTES` per explorer at most.
+**Live** (in a kernel): ipywidgets controls wired to ``fn`` by ``ipywidgets.interactive_output``.
+**Static** (while the book is built, :func:`recsys_lite.config.book_build`): ``fn`` runs once per point
+of the grid of values and the figures become the frames of one self-contained HTML snippet (``data:``
+URIs, ``_static/explorer.css`` and ``explorer.js`` inline, no CDN, no kernel) whose range inputs swap
+frames instantly. Identical frames are stored once and weigh :data:`FRAME_BUDGET_BYTES` per explorer at most.
 
-The snippet is the template ``_SNIPPET`` below, whose hooks the browser test
-relies on. Its id hashes the content (same inputs, same bytes); each range
-input indexes its parameter's values and its ``<output>`` shows the value
-(numbers as ``format(v, ".6g")``); the image's ``data-values``
+The snippet is the template ``_SNIPPET`` below, whose hooks the browser test relies on: its id hashes
+the content (same inputs, same bytes); each range input indexes its parameter's values and its
+``<output>`` shows the value (numbers as ``format(v, ".6g")``); the image's ``data-values``
 (``lr=0.1;steps=50``) joins the outputs' ``name=text`` and changes with its ``src``.
 """
 
@@ -91,11 +88,11 @@ class Param:
     """One explorer parameter: its values, a display label and the initial value.
 
     Args:
-        values: the choices in slider order: a list, tuple, range or 1-D array
-            of numbers, or of strings (booleans count as strings).
+        values: the choices in slider order: a list, tuple, range or 1-D array of numbers, or of strings
+            (booleans count as strings).
         label: text shown beside the slider; default: the parameter's name.
-        default: the initial value, one of ``values``; None (the default): the
-            middle value ``values[(len(values) - 1) // 2]`` (the first of two).
+        default: the initial value, one of ``values``; None (the default): the middle value
+            ``values[(len(values) - 1) // 2]`` (the first of two).
     """
 
     values: Any
@@ -134,12 +131,9 @@ def _spec(name: str, raw: Any) -> _Spec:
     texts = [format(v, ".6g") if isinstance(v, float) else str(v) for v in vals]
     if len(set(texts)) < len(texts):
         raise ValueError(f"`{name}` must hold distinct values; got {texts}.")
-    if p.default is None:
-        index = (len(vals) - 1) // 2
-    elif p.default in vals:
-        index = vals.index(p.default)
-    else:
+    if p.default is not None and p.default not in vals:
         raise ValueError(f"the default of `{name}` must be one of its values {texts}; got {p.default!r}.")
+    index = (len(vals) - 1) // 2 if p.default is None else vals.index(p.default)
     check_str(f"label of {name}", p.label, allow_none=True)
     return _Spec(name, p.label or name, vals, texts, index, numbers)
 
@@ -315,29 +309,27 @@ def explore(fn: Callable, *, title: str | None = None, continuous: bool = True, 
     """Let the reader move sliders over ``params`` and see ``fn``'s figure react.
 
     Args:
-        fn: called as ``fn(**values)`` (keywords only), one value per parameter; draws with
-            matplotlib and returns the ``Figure`` (None: ``plt.gcf()``) or ``(Figure, text)``, where
-            ``text`` (shown under the figure) is plain text (escaped), a DataFrame or an object with
-            ``_repr_html_`` (e.g. ``IPython.display.HTML``).
+        fn: called as ``fn(**values)`` (keywords only), one value per parameter; draws with matplotlib and
+            returns the ``Figure`` (None: ``plt.gcf()``) or ``(Figure, text)``, where ``text`` (shown under the
+            figure) is plain text (escaped), a DataFrame or an object with ``_repr_html_`` (``IPython.display.HTML``).
         title: heading of the explorer (also the start of the images' alt text).
         continuous: live mode only; False recomputes on slider release (for a costly ``fn``).
         mode: ``"live"``, ``"static"`` or None: static while the book is built
             (:func:`recsys_lite.config.book_build`), live otherwise.
         image_format: ``"png"`` or ``"svg"`` frames.
         dpi: resolution of PNG frames.
-        **params: 1 to 3 parameters, ``name=values`` or ``name=Param(values, label=..., default=...)``:
-            a slider for numbers, buttons or a menu for strings, starting at the middle value
-            unless ``Param(default=...)`` says otherwise.
+        **params: 1 to 3 parameters, ``name=values`` or ``name=Param(values, label=..., default=...)``: a slider
+            for numbers, buttons or a menu for strings, starting at the middle value unless ``default`` is given.
 
     Returns:
         Live: an ``ipywidgets.VBox`` (title, controls, output), to leave as the cell's result.
         Static: a :class:`StaticExplorer`, whose HTML is the snippet of the module docstring.
 
     Raises:
-        TypeError: ``fn`` not callable, not taking the names or returning something else; values
-            not a sequence of numbers or of strings; ``title`` not a string, ``continuous`` not a bool.
-        ValueError: 0 or over 3 parameters; values empty, NaN/inf or repeated; a default not among
-            them; a bad ``mode``/``image_format``/``dpi``; static frames over the weight budget.
+        TypeError: ``fn`` not callable, not taking the names or returning something else; values not only
+            numbers or only strings; ``title`` not a string, ``continuous`` not a bool.
+        ValueError: 0 or over 3 parameters; values empty, NaN/inf or repeated; a default not among them; a bad
+            ``mode``/``image_format``/``dpi``; static frames over the weight budget.
     """
     if not (mode is None or isinstance(mode, str)) or mode not in ("live", "static", None):
         raise ValueError(f"`mode` must be 'live', 'static' or None; got {describe(mode)}.")
