@@ -5,12 +5,10 @@ m examples (every element of ``pred`` counts as one example), J(θ) the loss.
 For classifiers the prediction is a score (logit) s_i and σ(s) = 1/(1+e^{-s}).
 
 Every loss is a pure function of JAX arrays: it works under ``jax.jit`` and
-``jax.grad``. The input checks look at shapes and dtypes, which are known
-while tracing, so a wrong shape fails loudly even inside ``jax.jit``; values
-(NaN/inf, label ids, δ, λ) are checked too whenever they are known, i.e.
-outside jit. Every loss raises ``TypeError`` for non-numeric input and
-``ValueError`` for mismatched shapes, no examples, NaN/inf or values out of
-range, naming the argument.
+``jax.grad``. Shapes and dtypes are checked even while tracing; values (NaN/inf,
+label ids, δ, λ) whenever they are known, i.e. outside jit. Non-numeric input
+raises ``TypeError``; mismatched shapes, no examples, NaN/inf or values out of
+range raise ``ValueError``, naming the argument.
 
 Beside each loss sits ``<loss>_grad``: ∂J/∂(first argument), written exactly
 as the chapter derives it. The tests check each one against ``jax.grad``.
@@ -66,16 +64,12 @@ def _class_labels(logits: Any, labels: Any) -> tuple[jax.Array, jax.Array]:
     """Return ``logits`` (..., n) and integer ``labels`` (...) as arrays after checking them."""
     logits, labels = jnp.asarray(as_array("logits", logits)), jnp.asarray(as_array("labels", labels))
     if logits.ndim < 1:
-        raise ValueError(
-            f"`logits` must have shape (..., n_items), at least 1 dimension; got {describe(logits)}."
-        )
+        raise ValueError(f"`logits` must have shape (..., n_items), at least 1 dimension; got {describe(logits)}.")
     if not jnp.issubdtype(labels.dtype, jnp.integer):
         raise TypeError(f"`labels` must hold integer item ids; got {describe(labels)}.")
     if labels.shape != logits.shape[:-1]:
-        raise ValueError(
-            f"`labels` must have shape {logits.shape[:-1]} (the leading dimensions of `logits` "
-            f"{logits.shape}); got {describe(labels)}."
-        )
+        raise ValueError(f"`labels` must have shape {logits.shape[:-1]} (the leading dimensions of `logits` "
+                         f"{logits.shape}); got {describe(labels)}.")
     check_nonempty("labels", labels, "example")
     check_ids("labels", labels, logits.shape[-1], "items")  # values only when known (outside jit)
     check_finite("logits", logits)
@@ -85,10 +79,9 @@ def _class_labels(logits: Any, labels: Any) -> tuple[jax.Array, jax.Array]:
 # --- regression -------------------------------------------------------------
 
 def mse(pred, target):
-    """Mean squared error, the book's seed form with the ½.
+    """Mean squared error, the book's seed form with the ½: J(θ) = 1/(2m) Σ_i (ŷ_i − y_i)².
 
-    J(θ) = 1/(2m) Σ_i (ŷ_i − y_i)²        pred, target: same shape, m = size.
-    The ½ cancels the 2 of the derivative: ∂J/∂ŷ_i = (ŷ_i − y_i)/m.
+    pred, target: same shape, m = size. The ½ cancels the 2 of the derivative: ∂J/∂ŷ_i = (ŷ_i − y_i)/m.
     """
     pred, target = _pair("pred", pred, "target", target)
     return 0.5 * jnp.mean((pred - target) ** 2)
@@ -101,10 +94,7 @@ def mse_grad(pred, target):
 
 
 def mean_squared_error(pred, target):
-    """Plain mean squared error, without the ½.
-
-    J(θ) = 1/m Σ_i (ŷ_i − y_i)²            pred, target: same shape, m = size.
-    """
+    """Plain mean squared error, without the ½: J(θ) = 1/m Σ_i (ŷ_i − y_i)²; pred, target: same shape, m = size."""
     pred, target = _pair("pred", pred, "target", target)
     return jnp.mean((pred - target) ** 2)
 
@@ -116,10 +106,7 @@ def mean_squared_error_grad(pred, target):
 
 
 def mae(pred, target):
-    """Mean absolute error.
-
-    J(θ) = 1/m Σ_i |ŷ_i − y_i|             pred, target: same shape, m = size.
-    """
+    """Mean absolute error: J(θ) = 1/m Σ_i |ŷ_i − y_i|; pred, target: same shape, m = size."""
     pred, target = _pair("pred", pred, "target", target)
     return jnp.mean(jnp.abs(pred - target))
 
@@ -140,8 +127,7 @@ def huber(pred, target, delta=1.0):
     With e_i = ŷ_i − y_i,
         ℓ(e) = ½ e²                 if |e| ≤ δ
         ℓ(e) = δ (|e| − ½ δ)        if |e| > δ
-    J(θ) = 1/m Σ_i ℓ(e_i)                  pred, target: same shape, m = size.
-    ``delta`` (δ) is a number > 0.
+    J(θ) = 1/m Σ_i ℓ(e_i)         pred, target: same shape, m = size; ``delta`` (δ) a number > 0.
     """
     pred, target = _pair("pred", pred, "target", target)
     check_positive("delta", delta)  # a traced δ passes
@@ -165,11 +151,9 @@ def binary_cross_entropy_with_logits(logits, labels):
 
     J(θ) = −1/m Σ_i [y_i log σ(s_i) + (1 − y_i) log(1 − σ(s_i))]
          =  1/m Σ_i [softplus(s_i) − s_i y_i],
-    where softplus(s) = log(1 + eˢ) = max(s, 0) + log(1 + e^{−|s|}): the last
-    form never exponentiates a large positive number, so J stays finite for any
-    finite score (``jax.nn.softplus`` computes it that way, and its derivative
-    σ(s) is right at s = 0, where max and |·| have a kink).
-    logits, labels: same shape, m = size.
+    where softplus(s) = log(1 + eˢ) = max(s, 0) + log(1 + e^{−|s|}): the last form never exponentiates a
+    large positive number, so J stays finite for any finite score (``jax.nn.softplus`` computes it that way,
+    and its derivative σ(s) is right at s = 0, where max and |·| have a kink). logits, labels: same shape, m = size.
     """
     logits, labels = _pair("logits", logits, "labels", labels)
     _probabilities("labels", labels)
@@ -206,11 +190,9 @@ def softmax_cross_entropy(logits, labels, where=None):
     For row i with scores s_i ∈ ℝⁿ and true item y_i,
         J(θ) = 1/m Σ_i [log Σ_j e^{s_ij} − s_{i,y_i}],
     the log-sum-exp taken stably (shifted by max_j s_ij).
-    logits: (..., n_items) float; labels: (...) int in [0, n_items);
-    m = number of rows (product of the leading dimensions).
-    ``where``: optional boolean mask shaped like ``labels``; only rows where
-    it is True count, and m is their number (e.g. the real, unpadded steps
-    of padded sequences). Labels of masked-out rows are ignored.
+    logits: (..., n_items) float; labels: (...) int in [0, n_items); m = number of rows (product of the
+    leading dimensions). ``where``: optional boolean mask shaped like ``labels``; only rows where it is True
+    count, and m is their number (e.g. the real, unpadded steps of padded sequences; their labels are ignored).
     """
     if where is not None:
         where = as_array("where", where)
@@ -240,25 +222,23 @@ def softmax_cross_entropy_grad(logits, labels):
 # --- regularisation ---------------------------------------------------------
 
 def l2_penalty(params, weight):
-    """L2 penalty over every leaf of a pytree, with the ½ convention.
+    """L2 penalty over every leaf of a pytree, with the ½ convention; a scalar.
 
-    R(θ) = ½ λ ‖θ‖² = ½ λ Σ_leaves Σ_k θ_k²      (λ = ``weight`` ≥ 0).
-    Its gradient is simply λθ (see ``l2_penalty_grad``). Returns a scalar.
+    R(θ) = ½ λ ‖θ‖² = ½ λ Σ_leaves Σ_k θ_k²      (λ = ``weight`` ≥ 0); its gradient is simply λθ.
     """
-    check_positive("weight", weight, allow_zero=True)
-    _check_params(params)
+    _check_params(params, weight)
     squares = [jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(params)]
     return 0.5 * weight * sum(squares)
 
 
 def l2_penalty_grad(params, weight):
     """∂R/∂θ = λθ for R = ½ λ ‖θ‖². A pytree shaped like ``params``."""
-    check_positive("weight", weight, allow_zero=True)
-    _check_params(params)
+    _check_params(params, weight)
     return jax.tree_util.tree_map(lambda leaf: weight * leaf, params)
 
 
-def _check_params(params) -> None:
-    """Every leaf of ``params`` must be an array of numbers."""
+def _check_params(params, weight) -> None:
+    """``weight`` must be a number >= 0, and every leaf of ``params`` an array of numbers."""
+    check_positive("weight", weight, allow_zero=True)
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         as_array(f"params{jax.tree_util.keystr(path)}", leaf)

@@ -14,7 +14,9 @@ scoring the test item); they are never candidates. Then, averaged over users,
 
 With one target per user, Recall@K equals HR@K; :func:`recall_at_k` also
 handles several relevant items per user. :func:`per_user` gives each user's
-HR@K, NDCG@K or reciprocal rank, for the bootstrap.
+HR@K, NDCG@K or reciprocal rank, for the bootstrap. Bad input raises ``TypeError``
+or ``ValueError`` naming the argument (see :mod:`recsys_lite.metrics`); a
+Raises section below lists only what is particular to its function.
 """
 
 from __future__ import annotations
@@ -90,9 +92,8 @@ def target_ranks(scores, targets, exclude=None) -> np.ndarray:
 
     Raises:
         TypeError: non-numeric ``scores``, non-integer ``targets``.
-        ValueError: ``scores`` not 2-D, empty or not finite; ``targets`` of the
-            wrong shape or out of range; ``exclude`` of the wrong shape, not
-            boolean, or excluding a target.
+        ValueError: ``scores`` not 2-D, empty or not finite; ``targets`` of the wrong shape or
+            out of range; ``exclude`` of the wrong shape, not boolean, or excluding a target.
     """
     scores = np.asarray(as_array("scores", scores))
     check_ndim("scores", scores, 2, "users × items")
@@ -105,45 +106,28 @@ def target_ranks(scores, targets, exclude=None) -> np.ndarray:
     check_finite("scores", scores)
     excluded = _exclusion_rows(exclude, None, (n, n_items))
     rows = np.arange(n)
-    if excluded[rows, targets].any():
-        raise ValueError(
-            f"`exclude` marks the target item itself for {int(excluded[rows, targets].sum())} row(s), "
-            "e.g. row {}: a target must be a candidate (is the split leaking?).".format(
-                int(np.flatnonzero(excluded[rows, targets])[0]))
-        )
-    target_scores = scores[rows, targets][:, None]
-    ahead = (scores >= target_scores) & ~excluded
+    leaks = excluded[rows, targets]
+    if leaks.any():
+        raise ValueError(f"`exclude` marks the target item itself for {int(leaks.sum())} row(s), e.g. row "
+                         f"{int(np.flatnonzero(leaks)[0])}: a target must be a candidate (is the split leaking?).")
+    ahead = (scores >= scores[rows, targets][:, None]) & ~excluded
     return ahead.sum(axis=1) - 1  # the target itself always satisfies s ≥ s
 
 
 def hit_rate(ranks, k: int) -> float:
-    """HR@K: share of users whose target ranks in the top ``k``; ``ranks`` (n,) ints >= 0.
-
-    Raises:
-        TypeError, ValueError: ``ranks`` empty, not 1-D, not integers >= 0; ``k`` not an integer >= 1.
-    """
-    ranks = _ranks(ranks)
-    k = check_size("k", k)
+    """HR@K: share of users whose target ranks in the top ``k``; ``ranks`` (n,) ints >= 0, ``k`` an int >= 1."""
+    ranks, k = _ranks(ranks), check_size("k", k)
     return float(np.mean(ranks < k))
 
 
 def ndcg(ranks, k: int) -> float:
-    """NDCG@K for one relevant item: mean of [rank < K] / log2(rank + 2); ``ranks`` (n,) ints >= 0.
-
-    Raises:
-        TypeError, ValueError: as :func:`hit_rate`.
-    """
-    ranks = _ranks(ranks)
-    k = check_size("k", k)
+    """NDCG@K for one relevant item: mean of [rank < K] / log2(rank + 2); ``ranks`` (n,) ints >= 0."""
+    ranks, k = _ranks(ranks), check_size("k", k)
     return float(np.mean(np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)))
 
 
 def mrr(ranks) -> float:
-    """Mean reciprocal rank, mean of 1 / (rank + 1) (no cut-off); ``ranks`` (n,) ints >= 0.
-
-    Raises:
-        TypeError, ValueError: ``ranks`` empty, not 1-D, not integers >= 0.
-    """
+    """Mean reciprocal rank, mean of 1 / (rank + 1) (no cut-off); ``ranks`` (n,) ints >= 0."""
     return float(np.mean(1.0 / (_ranks(ranks) + 1.0)))
 
 
@@ -156,31 +140,26 @@ def recall_at_k(scores, relevant, k: int, exclude=None) -> float:
 
     Raises:
         TypeError: non-numeric input, ``k`` not an integer.
-        ValueError: shapes that differ or are not 2-D, NaN/inf scores,
-            ``relevant``/``exclude`` not boolean, ``k`` < 1, no relevant item
-            at all, or an excluded relevant item.
+        ValueError: shapes that differ or are not 2-D, NaN/inf scores, ``relevant``/``exclude`` not
+            boolean, ``k`` < 1, no relevant item at all, or an excluded relevant item.
     """
     scores = np.asarray(as_array("scores", scores))
     relevant = np.asarray(as_array("relevant", relevant))
     check_ndim("scores", scores, 2, "users × items")
     check_same_shape("scores", scores, "relevant", relevant)
-    relevant = _boolean("relevant", relevant)
-    k = check_size("k", k)
+    relevant, k = _boolean("relevant", relevant), check_size("k", k)
     check_finite("scores", scores)
     excluded = _exclusion_rows(exclude, None, scores.shape)
     if (excluded & relevant).any():
         raise ValueError("`exclude` marks relevant items: a relevant item must be a candidate.")
-    candidate = ~excluded
-    per_user = []
-    for s, rel, cand in zip(scores, relevant, candidate):
-        if not rel.any():
-            continue
-        ahead = (s[None, :] >= s[rel][:, None]) & cand[None, :]
-        ranks = ahead.sum(axis=1) - 1
-        per_user.append(np.mean(ranks < k))
-    if not per_user:
+    recalls = []
+    for s, rel, candidate in zip(scores, relevant, ~excluded):
+        if rel.any():
+            ahead = (s[None, :] >= s[rel][:, None]) & candidate[None, :]
+            recalls.append(np.mean(ahead.sum(axis=1) - 1 < k))
+    if not recalls:
         raise ValueError("`relevant` must mark at least one item for some user; it is all False.")
-    return float(np.mean(per_user))
+    return float(np.mean(recalls))
 
 
 def _check_split(split) -> None:
@@ -197,20 +176,11 @@ def _cutoffs(ks) -> list[int]:
 
 
 def ranking_metrics(ranks, ks: Sequence[int] = (10,)) -> dict[str, float]:
-    """``{"HR@K": …, "NDCG@K": …, …, "MRR": …}`` from target ranks ``(n,)``.
-
-    Raises:
-        TypeError, ValueError: bad ``ranks`` (see :func:`hit_rate`), ``ks`` not
-            a sequence of integers >= 1.
-    """
-    ranks = _ranks(ranks)
-    ks = _cutoffs(ks)
-    out: dict[str, float] = {}
-    for k in ks:
-        out[f"HR@{k}"] = hit_rate(ranks, k)
-        out[f"NDCG@{k}"] = ndcg(ranks, k)
-    out["MRR"] = mrr(ranks)
-    return out
+    """``{"HR@K": …, "NDCG@K": …, …, "MRR": …}`` from target ranks ``(n,)``, for each K in the sequence ``ks``."""
+    ranks, out = _ranks(ranks), {}
+    for k in _cutoffs(ks):
+        out |= {f"HR@{k}": hit_rate(ranks, k), f"NDCG@{k}": ndcg(ranks, k)}
+    return out | {"MRR": mrr(ranks)}
 
 
 def evaluate_ranking(scores: Callable | np.ndarray, users, targets, exclude=None, *,
@@ -231,12 +201,7 @@ def evaluate_ranking(scores: Callable | np.ndarray, users, targets, exclude=None
         ``{"HR@K", "NDCG@K" for each K, "MRR"}``.
 
     Raises:
-        TypeError: ``scores`` neither a function nor an array, non-integer
-            ``users`` or ``targets``, ``chunk_size`` or a K not an integer.
-        ValueError: ``users`` empty, not 1-D or out of range (negative, or
-            past the rows of ``scores`` or ``exclude``); ``targets`` of
-            another shape or out of range; a score function returning the
-            wrong shape; NaN/inf scores; a bad ``exclude``.
+        ValueError: ``users`` past the rows of ``scores`` or ``exclude``; a score function returning the wrong shape.
     """
     ks = _cutoffs(ks)
     return ranking_metrics(rank_targets(scores, users, targets, exclude, chunk_size=chunk_size), ks)
@@ -245,14 +210,8 @@ def evaluate_ranking(scores: Callable | np.ndarray, users, targets, exclude=None
 def rank_targets(scores: Callable | np.ndarray, users, targets, exclude=None, *, chunk_size: int = 1024) -> np.ndarray:
     """Each user's target rank (0 = first place), all non-excluded items ranked, a chunk of users at a time.
 
-    The per-user values that :func:`evaluate_ranking` averages, for
-    :func:`per_user` and the bootstrap. Arguments as in :func:`evaluate_ranking`.
-
-    Returns:
-        ``(n,)`` int ranks, in the order of ``users``.
-
-    Raises:
-        TypeError, ValueError: as :func:`evaluate_ranking`.
+    The ``(n,)`` int ranks, in the order of ``users``, that :func:`evaluate_ranking`
+    averages (for :func:`per_user` and the bootstrap). Arguments and errors as there.
     """
     check_size("chunk_size", chunk_size)
     users = np.asarray(as_array("users", users))
@@ -267,10 +226,10 @@ def rank_targets(scores: Callable | np.ndarray, users, targets, exclude=None, *,
         check_ndim("scores", matrix, 2, "users × items, indexed by user id")
         score_fn, n_rows = (lambda ids: matrix[ids]), {"scores": matrix.shape[0]}
     if exclude is not None:
-        n_rows["exclude"] = np.shape(exclude)[0] if np.ndim(exclude) == 2 else None
-        if n_rows["exclude"] is None:
+        if np.ndim(exclude) != 2:
             raise ValueError(f"`exclude` must be a 2-D (n_users, n_items) mask indexed by user id; "
                              f"got {describe(exclude)}.")
+        n_rows["exclude"] = np.shape(exclude)[0]
     if n_rows:
         source = min(n_rows, key=n_rows.get)
         users = check_ids("users", users, n_rows[source], f"rows in `{source}`")
@@ -283,8 +242,8 @@ def rank_targets(scores: Callable | np.ndarray, users, targets, exclude=None, *,
         if chunk.ndim != 2 or chunk.shape[0] != len(ids):
             raise ValueError(f"`scores` must give one row of item scores per user: for {len(ids)} user id(s), an "
                              f"array of shape ({len(ids)}, n_items); got {describe(chunk)}.")
-        rows = _exclusion_rows(exclude, ids, chunk.shape) if exclude is not None else None
-        ranks.append(target_ranks(chunk, targets[start:start + chunk_size], rows))
+        excluded = _exclusion_rows(exclude, ids, chunk.shape)
+        ranks.append(target_ranks(chunk, targets[start:start + chunk_size], excluded))
     return np.concatenate(ranks)
 
 
@@ -297,8 +256,7 @@ def evaluate_leave_one_out(scores: Callable | np.ndarray, split, stage: str = "t
     :func:`evaluate_ranking`.
 
     Raises:
-        TypeError: ``split`` is not a leave-one-out split.
-        ValueError: a bad ``stage``, and all that :func:`evaluate_ranking` refuses.
+        TypeError, ValueError: ``split`` not a leave-one-out split, a bad ``stage``; as :func:`evaluate_ranking`.
     """
     ks = _cutoffs(ks)
     return ranking_metrics(leave_one_out_ranks(scores, split, stage, chunk_size=chunk_size), ks)
@@ -308,10 +266,7 @@ def leave_one_out_ranks(scores: Callable | np.ndarray, split, stage: str = "test
                         chunk_size: int = 1024) -> np.ndarray:
     """Each user's rank of the ``stage`` target under the book's protocol: ``(n_users,)`` ints, users in id order.
 
-    What :func:`evaluate_leave_one_out` averages. Arguments as there.
-
-    Raises:
-        TypeError, ValueError: as :func:`evaluate_leave_one_out`.
+    What :func:`evaluate_leave_one_out` averages. Arguments and errors as there.
     """
     _check_split(split)
     users, targets = split.targets(stage)
@@ -324,17 +279,16 @@ def per_user(ranks, metric: str) -> np.ndarray:
     Their mean is the metric: ``per_user(r, "NDCG@10").mean() == ndcg(r, 10)``.
 
     Raises:
-        TypeError, ValueError: bad ``ranks`` (see :func:`hit_rate`), or a
-            ``metric`` that is not one of those names with an integer K >= 1.
+        ValueError: a ``metric`` that is not one of those names with an integer K >= 1.
     """
     ranks = _ranks(ranks)
-    name, _, cutoff = str(metric).partition("@") if isinstance(metric, str) else ("", "", "")
+    name, _, cutoff = metric.partition("@") if isinstance(metric, str) else ("", "", "")
+    k = int(cutoff) if name in ("HR", "NDCG") and cutoff.isdigit() else 0
     if name == "MRR" and not cutoff:
         return 1.0 / (ranks + 1.0)
-    if name in ("HR", "NDCG") and cutoff.isdigit() and int(cutoff) >= 1:
-        k = int(cutoff)
-        if name == "HR":
-            return (ranks < k).astype(np.float64)
+    if name == "HR" and k >= 1:
+        return (ranks < k).astype(np.float64)
+    if name == "NDCG" and k >= 1:
         return np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
     raise ValueError(f"`metric` must be 'HR@K', 'NDCG@K' (K an integer >= 1) or 'MRR'; got {describe(metric)}.")
 
@@ -357,10 +311,6 @@ def sampled_exclusions(split, stage: str, n_negatives: int, key) -> np.ndarray:
 
     Returns:
         ``(n_users, n_items)`` boolean mask indexed by user id: True = not a candidate.
-
-    Raises:
-        TypeError, ValueError: ``split`` not a leave-one-out split, a bad
-            ``stage``, ``n_negatives`` not a positive integer, ``key`` no PRNG key.
     """
     _check_split(split)
     n_negatives = check_size("n_negatives", n_negatives)

@@ -1,6 +1,9 @@
 """Rating prediction (explicit feedback), over m test pairs:
 
     RMSE = sqrt( 1/m Σ (r̂_ui − r_ui)² )        MAE = 1/m Σ |r̂_ui − r_ui|
+
+Both raise ``TypeError`` for non-numeric input and ``ValueError`` for
+different shapes, no predictions, or NaN/inf in ``pred`` or ``target``.
 """
 
 from __future__ import annotations
@@ -24,22 +27,12 @@ def _predictions(pred, target) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rmse(pred, target) -> float:
-    """Root mean squared error, sqrt(1/m Σ (r̂ − r)²); ``pred``, ``target``: shape (m,).
-
-    Raises:
-        TypeError: non-numeric input. ValueError: different shapes, no
-        predictions, or NaN/inf in ``pred`` or ``target``.
-    """
+    """Root mean squared error, sqrt(1/m Σ (r̂ − r)²); ``pred``, ``target``: shape (m,)."""
     pred, target = _predictions(pred, target)
     return float(np.sqrt(np.mean((pred - target) ** 2)))
 
 
 def mae(pred, target) -> float:
-    """Mean absolute error, 1/m Σ |r̂ − r|; ``pred``, ``target``: shape (m,).
-
-    Raises:
-        TypeError: non-numeric input. ValueError: different shapes, no
-        predictions, or NaN/inf in ``pred`` or ``target``.
-    """
+    """Mean absolute error, 1/m Σ |r̂ − r|; ``pred``, ``target``: shape (m,)."""
     pred, target = _predictions(pred, target)
     return float(np.mean(np.abs(pred - target)))

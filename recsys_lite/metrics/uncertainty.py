@@ -98,10 +98,7 @@ def bootstrap_difference(a, b, *, groups=None, paired: bool = True, sqrt: bool =
         :class:`Difference` ``(estimate, se)``.
 
     Raises:
-        TypeError, ValueError: empty, non-numeric or non-finite values; shapes
-            that differ when ``paired`` (or ``groups`` of another shape);
-            ``groups`` with ``paired=False``; ``resamples`` not an integer >= 2;
-            ``seed`` not an integer >= 0.
+        ValueError: shapes that differ when ``paired``; ``groups`` with ``paired=False``; ``resamples`` < 2.
     """
     check_flag("paired", paired)
     resamples = _check_bootstrap(sqrt, resamples, seed)
@@ -123,11 +120,8 @@ def bootstrap_difference(a, b, *, groups=None, paired: bool = True, sqrt: bool =
 def bootstrap_se(values, *, groups=None, sqrt: bool = False, resamples: int = 200, seed: int = 0) -> float:
     """The standard error of one statistic (the mean of ``values``, or its square root) from resampling users.
 
-    Arguments as in :func:`bootstrap_difference`; with the same ``seed`` and
-    the same rows, the two draw the same resamples.
-
-    Raises:
-        TypeError, ValueError: as :func:`bootstrap_difference`.
+    Arguments and errors as in :func:`bootstrap_difference`; with the same
+    ``seed`` and the same rows, the two draw the same resamples.
     """
     resamples = _check_bootstrap(sqrt, resamples, seed)
     sums, sizes = _group_sums("values", values, groups)
