@@ -19,6 +19,10 @@ is the sum over devices, the same number up to the order of float32 additions.
 Embedding tables that do not fit one device can be split by rows instead
 (:func:`shard_rows`): device d then holds rows d·n/D … (d+1)·n/D − 1.
 
+Each helper raises, naming the argument, for a ``mesh`` that is not a Mesh,
+an unknown ``axis``, a leaf that is not an array of numbers, an array without
+rows, or a row count that does not split evenly over the devices.
+
 The meshes here use ``Auto`` axes (the ``Mesh`` default): the compiler
 propagates the shardings of the inputs through the program.
 
@@ -52,10 +56,7 @@ def make_mesh(n_devices: int | None = None, axis: str = "data") -> Mesh:
 
     The mesh names the device axis (``axis``) so that shardings can refer to it:
     ``NamedSharding(mesh, P("data"))`` splits an array's first dimension over it.
-
-    Raises:
-        TypeError: ``n_devices`` not an integer, ``axis`` not a string.
-        ValueError: ``n_devices`` < 1 or more than the devices JAX sees.
+    Raises if ``n_devices`` is not an integer from 1 to the devices JAX sees, or ``axis`` not a string.
     """
     check_str("axis", axis)
     devices = jax.devices()
@@ -64,6 +65,14 @@ def make_mesh(n_devices: int | None = None, axis: str = "data") -> Mesh:
         raise ValueError(f"`n_devices` must be at most the number of devices JAX sees, {len(devices)} "
                          f"{devices[0].platform.upper()}; got {n_devices}.")
     return Mesh(np.array(devices[:n_devices]), (axis,))
+
+
+def _with_rows(name: str, value: Any) -> Any:
+    """``value`` as an array, after checking that it has rows (a first dimension)."""
+    value = as_array(name, value)
+    if np.ndim(value) == 0:
+        raise ValueError(f"`{name}` must have rows (a first dimension); got {describe(value)}.")
+    return value
 
 
 def _check_leaves(name: str, tree: Any) -> None:
@@ -89,11 +98,6 @@ def shard_batch(batch: Mapping[str, Any], mesh: Mesh, axis: str = "data") -> dic
     ``batch``: dict of arrays of shape (m, ...); with D devices on ``axis``,
     each device receives a (m/D, ...) slice, placed with
     ``NamedSharding(mesh, P(axis))``. m must be a multiple of D.
-
-    Raises:
-        TypeError: ``batch`` not a non-empty dict of arrays of numbers, ``mesh`` not a Mesh.
-        ValueError: an unknown ``axis``, an array without rows, or a row count
-            that does not split evenly over the devices.
     """
     if not isinstance(batch, Mapping) or not batch:
         raise TypeError(f"`batch` must be a non-empty dict of arrays; got {describe(batch)}.")
@@ -101,9 +105,7 @@ def shard_batch(batch: Mapping[str, Any], mesh: Mesh, axis: str = "data") -> dic
     sharding = NamedSharding(mesh, P(axis))
     out = {}
     for name, value in batch.items():
-        value = as_array(f"batch[{name!r}]", value)
-        if np.ndim(value) == 0:
-            raise ValueError(f"`batch[{name!r}]` must have a leading batch dimension; got {describe(value)}.")
+        value = _with_rows(f"batch[{name!r}]", value)
         m = np.shape(value)[0]
         if m % n:
             raise ValueError(f"`batch[{name!r}]` has {m} rows, which do not split evenly over the {n} devices "
@@ -114,11 +116,7 @@ def shard_batch(batch: Mapping[str, Any], mesh: Mesh, axis: str = "data") -> dic
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Put a full copy of every leaf of ``tree`` (a model, an optimizer state) on every device: ``P()``.
-
-    Raises:
-        TypeError: ``mesh`` is not a Mesh, a leaf of ``tree`` not an array of numbers.
-    """
+    """Put a full copy of every leaf of ``tree`` (a model, an optimizer state) on every device: ``P()``."""
     _check_mesh(mesh)
     _check_leaves("tree", tree)
     return jax.device_put(tree, NamedSharding(mesh, P()))
@@ -129,14 +127,8 @@ def pad_rows(table: Any, multiple: int) -> jax.Array:
 
     Returns (⌈n/multiple⌉·multiple, ...). Ids stay < n, so the padding is never
     looked up: its gradient is zero and an optimizer leaves it at zero.
-
-    Raises:
-        TypeError: ``table`` not an array of numbers, ``multiple`` not an integer.
-        ValueError: ``table`` without rows, ``multiple`` < 1.
     """
-    table = jnp.asarray(as_array("table", table))
-    if table.ndim == 0:
-        raise ValueError(f"`table` must have rows; got {describe(table)}.")
+    table = jnp.asarray(_with_rows("table", table))
     check_size("multiple", multiple)
     extra = -table.shape[0] % multiple
     return jnp.pad(table, [(0, extra)] + [(0, 0)] * (table.ndim - 1))
@@ -150,16 +142,9 @@ def shard_rows(table: Any, mesh: Mesh, axis: str = "data") -> jax.Array:
     short form because it is the one the compiler hands back, and jit compiles
     anew for a sharding spelled differently.) n must be a multiple of D (see
     :func:`pad_rows`).
-
-    Raises:
-        TypeError: ``table`` not an array of numbers, ``mesh`` not a Mesh.
-        ValueError: an unknown ``axis``, a table without rows or with a row
-            count that does not split evenly over the devices.
     """
     n = _axis_size(mesh, axis)
-    table = as_array("table", table)
-    if np.ndim(table) == 0:
-        raise ValueError(f"`table` must have rows; got {describe(table)}.")
+    table = _with_rows("table", table)
     rows = np.shape(table)[0]
     if rows % n:
         raise ValueError(f"`table` has {rows} rows, which do not split evenly over the {n} devices of mesh "
@@ -174,10 +159,6 @@ def init_optimizer(optimizer, model: Any, mesh: Mesh) -> Any:
     parameter, replicated or split by rows; the rest (the step count t) is
     replicated. Placed this way, the state has the shardings the step returns,
     so the jitted step compiles once rather than again after its first call.
-
-    Raises:
-        TypeError: ``optimizer`` without ``init``/``update``, ``mesh`` not a Mesh, a leaf
-            of ``model`` not an array of numbers.
     """
     _check_mesh(mesh)
     _check_leaves("model", model)
@@ -199,8 +180,5 @@ def data_parallel_step(loss_fn: Callable, optimizer) -> Callable:
     Nothing in it mentions devices: the shardings of the inputs (a batch from
     :func:`shard_batch`, a model from :func:`replicate` or :func:`shard_rows`)
     tell the compiler where each piece runs and which sums need an all-reduce.
-
-    Raises:
-        TypeError: ``loss_fn`` not callable, ``optimizer`` without ``init``/``update``.
     """
     return jax.jit(make_step(loss_fn, optimizer))

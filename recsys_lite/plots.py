@@ -44,19 +44,9 @@ def use_book_style() -> None:
 def long_tail(ax: plt.Axes, counts, *, label: str | None = None, head_share: float = 0.2) -> float:
     """Plot interactions per item, most popular first, on a log scale.
 
-    Args:
-        ax: the axes to draw on.
-        counts: ``(n_items,)`` interactions per item.
-        head_share: the share of items called the head; shaded.
-
-    Returns:
-        The share of all interactions that the head receives.
-
-    Raises:
-        TypeError: ``ax`` not a matplotlib Axes, ``counts`` not numbers,
-            ``label`` not a string.
-        ValueError: ``counts`` not 1-D, empty, negative or not finite;
-            ``head_share`` not in (0, 1].
+    ``counts``: ``(n_items,)`` interactions per item, finite and ≥ 0; the first
+    ``head_share`` ∈ (0, 1] of the items, the head, is shaded. Returns the share
+    of all interactions that the head receives.
     """
     if not isinstance(ax, plt.Axes):
         raise TypeError(f"`ax` must be a matplotlib Axes, e.g. from plt.subplots(); got {describe(ax)}.")
@@ -85,17 +75,10 @@ def history(history, ax: plt.Axes | None = None, *, label: str | None = None) ->
     """Draw a :class:`~recsys_lite.train.History`: the training loss per epoch (left axis), and
     the monitored validation metric (right axis) with a dotted line at the best epoch.
 
-    Args:
-        history: what :func:`~recsys_lite.train.fit` returned beside the model.
-        ax: the axes to draw on (None: a new 6 × 3 inch figure).
-        label: the loss curve's legend label (default ``"training loss"``).
-
-    Returns:
-        ``ax``, the axes of the loss; the metric's are ``ax.figure.axes[-1]``.
-
-    Raises:
-        TypeError: ``history`` not a History, ``ax`` neither None nor a matplotlib
-            Axes, ``label`` not a string.
+    ``history`` is what :func:`~recsys_lite.train.fit` returned beside the model;
+    ``ax`` None draws on a new 6 × 3 inch figure; ``label`` names the loss curve
+    (default ``"training loss"``). Returns ``ax``, the axes of the loss; the
+    metric's are ``ax.figure.axes[-1]``.
     """
     from recsys_lite.train import History
 

@@ -7,8 +7,8 @@ An optimizer is a pair of pure functions,
     params = apply_updates(params, updates)        # θ_{t+1} = θ_t + u_t
 
 where ``params``, ``grads`` and ``updates`` are pytrees of one structure (a
-dict, a tuple of arrays, a model dataclass...). Each named optimizer is a
-``chain`` of small transformations with their own state (``transforms``):
+dict, a tuple of arrays, a model dataclass...). Each named optimizer (``aliases``)
+is a ``chain`` (``base``) of small transformations with their own state (``transforms``):
 ``adam(α) = chain(scale_by_adam(β₁, β₂, ε), scale_by_learning_rate(α))``. The
 updates carry the learning rate and the minus sign, as in optax, so the two
 libraries mix: ours inside ``optax.chain``/``masked``/``MultiSteps``/
@@ -21,11 +21,10 @@ pytrees is leaf by leaf, and on arrays element by element.
 
 Hyperparameters may be numbers, arrays or tracers; a concrete value is checked
 when the transformation is made (``ValueError`` out of range, ``TypeError`` not
-a number, each naming the argument), a traced one (under ``jax.jit``/``vmap``)
-passes unchecked. ``update`` checks that ``grads`` has the structure of the
-parameters given to ``init`` and that ``state`` is its own: both are known
-while tracing, so the checks cost nothing inside ``jax.jit``. The update
-functions are jittable; ``check_finite`` and ``step`` are eager.
+a number, each naming the argument), a traced one passes unchecked. ``update``
+checks that ``grads`` has the structure of the parameters given to ``init`` and
+that ``state`` is its own, at no cost inside ``jax.jit``. Everything is
+jittable except ``check_finite`` and ``step``.
 """
 
 from recsys_lite.optim import aliases, base, schedules, transforms

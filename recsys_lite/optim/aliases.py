@@ -1,10 +1,9 @@
 """The named optimizers, each a short ``chain`` of the transformations (as optax's ``alias.py``).
 
-Every one ends in ``scale_by_learning_rate(α)``, u_t = −α_t · (direction), so
-θ_{t+1} = θ_t + u_t descends; its formula is in the docstrings of its links.
-α = ``learning_rate`` is a number ≥ 0 or a schedule t ↦ α_t. The states are
-tuples of the links' states, field for field those of the optax optimizer of
-the same name, and the trajectories are optax's.
+Every one ends in ``scale_by_learning_rate(α)``, u_t = −α_t · (direction), with
+α = ``learning_rate`` a number ≥ 0 or a schedule t ↦ α_t. The states are tuples
+of the links' states, field for field those of the optax optimizer of the same
+name, and the trajectories are optax's.
 """
 
 from __future__ import annotations
@@ -21,12 +20,8 @@ def sgd(learning_rate, momentum=None, nesterov=False) -> GradientTransformation:
 
     Plain:     θ_{t+1} = θ_t − α g_t                  (``momentum=None``)
     Momentum:  θ_{t+1} = θ_t − α m_t,  m_t = β m_{t−1} + g_t
-    Nesterov:  θ_{t+1} = θ_t − α (g_t + β m_t)
+    Nesterov:  θ_{t+1} = θ_t − α (g_t + β m_t)        (needs β)
     β = ``momentum`` in [0, 1). Matches ``optax.sgd``.
-
-    Raises:
-        TypeError, ValueError: α not a number ≥ 0 (or a schedule), β not in
-            [0, 1), ``nesterov`` not a bool or True without β.
     """
     check_flag("nesterov", nesterov)
     if momentum is None:

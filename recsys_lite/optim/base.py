@@ -1,9 +1,6 @@
 """The interface (``GradientTransformation``), ``chain``, and the helpers around a step.
 
-As in optax's ``base.py``, ``combine.py`` and ``update.py``: a transformation is
-a pair ``init(params) -> state``, ``update(grads, state, params=None) ->
-(updates, state)``; ``chain`` runs several as one; ``apply_updates`` adds the
-updates to the parameters.
+As in optax's ``base.py``, ``combine.py`` and ``update.py``.
 """
 
 from __future__ import annotations
@@ -44,39 +41,21 @@ def identity() -> GradientTransformation:
     return GradientTransformation(init_empty_state, lambda grads, state, params=None: (grads, state))
 
 
-# --- checks shared by the transformations (known while tracing: free under jit) ---------
-
-def check_state(state: Any, kind: type, who: str) -> None:
-    if not isinstance(state, kind):
-        raise TypeError(f"`state` must be the {kind.__name__} that {who}'s `init` returned; got {describe(state)}.")
-
-
 def check_same_tree(name_a: str, a: Any, name_b: str, b: Any) -> None:
-    """Raise unless pytrees ``a`` and ``b`` have one structure."""
+    """Raise unless pytrees ``a`` and ``b`` have one structure (known while tracing: free under jit)."""
     tree_a, tree_b = jax.tree_util.tree_structure(a), jax.tree_util.tree_structure(b)
     if tree_a != tree_b:
         raise ValueError(f"`{name_a}` must have the structure of {name_b}; got {tree_a} and {tree_b}.")
 
-
-def check_grads(grads: Any, moments: Any) -> None:
-    """``grads`` must be shaped like the parameters that ``init`` saw (stored in ``moments``)."""
-    check_same_tree("grads", grads, "the parameters given to `init`", moments)
-
-
-# --- composing ------------------------------------------------------------------------
 
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
     """Apply transformations in order: the updates of one are the grads of the next.
 
     ``chain(clip_by_global_norm(1.0), adam(1e-3))`` clips, then takes an Adam
     step. State: a tuple of the transformations' states. Matches ``optax.chain``;
-    ours and optax's transformations mix freely.
-
-    Raises:
-        TypeError: an argument that is not a GradientTransformation; in
-            ``update``, a ``state`` that is not a tuple.
-        ValueError: in ``update``, a ``state`` with another number of entries
-            than there are transformations.
+    ours and optax's transformations mix freely. TypeError for an argument that
+    is not a GradientTransformation; in ``update``, TypeError for a ``state`` that
+    is not a tuple, ValueError for one of another length.
     """
     for i, transform in enumerate(transforms):
         check_optimizer(f"transforms[{i}]", transform)
@@ -102,21 +81,13 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 # --- the step -------------------------------------------------------------------------
 
 def apply_updates(params: Any, updates: Any) -> Any:
-    """θ_{t+1} = θ_t + u_t, leaf by leaf, keeping each leaf's dtype.
-
-    Raises:
-        ValueError: ``updates`` has another structure than ``params``.
-    """
+    """θ_{t+1} = θ_t + u_t, leaf by leaf, keeping each leaf's dtype; ValueError if the trees differ."""
     check_same_tree("updates", updates, "`params`", params)
     return tree_map(lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates)
 
 
 def global_norm(tree: Any) -> jax.Array:
-    """‖g‖ = √(Σ_leaves Σ_k g_k²), the norm of all leaves seen as one vector.
-
-    Raises:
-        TypeError: a leaf that is not an array of numbers.
-    """
+    """‖g‖ = √(Σ_leaves Σ_k g_k²), the norm of all leaves seen as one vector; TypeError for a leaf not numbers."""
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         as_array(f"tree{jax.tree_util.keystr(path)}", leaf)
     return jnp.sqrt(sum(jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(tree)))
@@ -125,11 +96,8 @@ def global_norm(tree: Any) -> jax.Array:
 def check_finite(tree: Any, name: str = "grads") -> None:
     """Raise ``FloatingPointError`` naming every leaf of ``tree`` that holds NaN or ±inf.
 
-    Eager: it reads the values, so call it outside ``jax.jit``.
-
-    Raises:
-        FloatingPointError: a leaf holds NaN or ±inf.
-        TypeError: called inside ``jax.jit``, a leaf that is not numbers, ``name`` not a string.
+    Eager: it reads the values, so inside ``jax.jit`` it raises ``TypeError``
+    (as it does for a leaf that is not numbers and a ``name`` not a string).
     """
     check_str("name", name)
     bad = []
@@ -145,15 +113,11 @@ def check_finite(tree: Any, name: str = "grads") -> None:
 
 
 def step(optimizer: GradientTransformation, grads: Any, state: Any, params: Any) -> tuple[Any, Any]:
-    """One checked step: refuse non-finite gradients, then θ_{t+1} = θ_t + u_t.
+    """One checked step: ``check_finite(grads)``, then θ_{t+1} = θ_t + u_t; returns ``(new_params, new_state)``.
 
-    The arguments in the order of ``optimizer.update(grads, state, params)``;
-    returns ``(new_params, new_state)``. Eager (it calls ``check_finite``); in
-    a jitted training loop call ``optimizer.update`` and ``apply_updates``.
-
-    Raises:
-        TypeError: ``optimizer`` not a GradientTransformation.
-        FloatingPointError: ``grads`` holds NaN or ±inf.
+    The arguments in the order of ``optimizer.update(grads, state, params)``.
+    Eager; in a jitted training loop call ``optimizer.update`` and ``apply_updates``.
+    TypeError if ``optimizer`` is not a GradientTransformation.
     """
     check_optimizer("optimizer", optimizer)
     check_finite(grads, "grads")

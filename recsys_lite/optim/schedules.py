@@ -48,12 +48,7 @@ def linear_warmup(init_value, peak_value, warmup_steps) -> Callable:
     check_positive("init_value", init_value, allow_zero=True)
     check_positive("peak_value", peak_value, allow_zero=True)
     check_size("warmup_steps", warmup_steps)
-
-    def schedule(count):
-        fraction_left = 1 - jnp.clip(count, 0, warmup_steps) / warmup_steps
-        return (init_value - peak_value) * fraction_left + peak_value
-
-    return schedule
+    return lambda count: (init_value - peak_value) * (1 - jnp.clip(count, 0, warmup_steps) / warmup_steps) + peak_value
 
 
 def cosine_decay_schedule(init_value, decay_steps, alpha=0.0) -> Callable:
@@ -78,15 +73,12 @@ def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_ste
     with W = ``warmup_steps`` and T = ``decay_steps`` (the total length, warmup
     included). Matches ``optax.warmup_cosine_decay_schedule``.
     """
-    check_positive("init_value", init_value, allow_zero=True)
-    check_positive("peak_value", peak_value, allow_zero=True)
+    warmup = linear_warmup(init_value, peak_value, warmup_steps)  # checks these three
     check_positive("end_value", end_value, allow_zero=True)
-    check_size("warmup_steps", warmup_steps)
     check_size("decay_steps", decay_steps)
     if decay_steps <= warmup_steps:
         raise ValueError(f"`decay_steps` must be > warmup_steps = {warmup_steps} (it counts the warmup); "
                          f"got {decay_steps}.")
-    warmup = linear_warmup(init_value, peak_value, warmup_steps)
     alpha = 0.0 if peak_value == 0.0 else end_value / peak_value
     decay = cosine_decay_schedule(peak_value, decay_steps - warmup_steps, alpha)
     return lambda count: jnp.where(count < warmup_steps, warmup(count), decay(count - warmup_steps))

@@ -3,8 +3,6 @@
 Read beside optax's ``_src/transform.py``: the same names, arguments and state
 fields. ``g`` is what reaches a transformation (the gradient, or the updates of
 the one before it in a chain), ``u`` what it passes on; t counts updates from 1.
-Hyperparameters may be numbers, arrays or tracers (under ``jax.jit``/``vmap``,
-``optax.inject_hyperparams``): only a concrete value is range-checked.
 """
 
 from __future__ import annotations
@@ -14,15 +12,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from recsys_lite._checks import check_flag, check_positive, check_unit_interval
-from recsys_lite.optim.base import (
-    GradientTransformation,
-    check_grads,
-    check_same_tree,
-    check_state,
-    global_norm,
-    init_empty_state,
-)
+from recsys_lite._checks import check_flag, check_positive, check_unit_interval, describe
+from recsys_lite.optim.base import GradientTransformation, check_same_tree, global_norm, init_empty_state
 
 __all__ = ["ScaleByScheduleState", "TraceState", "ScaleByRssState", "ScaleByRmsState", "ScaleByAdamState",
            "scale", "scale_by_schedule", "scale_by_learning_rate", "trace", "scale_by_rss", "scale_by_rms",
@@ -53,6 +44,16 @@ class ScaleByAdamState(NamedTuple):
     nu: Any  # v_t, the moving average of g²
 
 
+def check_state(state: Any, kind: type, who: str) -> None:
+    if not isinstance(state, kind):
+        raise TypeError(f"`state` must be the {kind.__name__} that {who}'s `init` returned; got {describe(state)}.")
+
+
+def check_grads(grads: Any, moments: Any) -> None:
+    """``grads`` must be shaped like the parameters that ``init`` saw (stored in ``moments``)."""
+    check_same_tree("grads", grads, "the parameters given to `init`", moments)
+
+
 def _times(step_size, grads):
     return tree_map(lambda g: jnp.asarray(step_size, g.dtype) * g, grads)
 
@@ -65,30 +66,19 @@ def scale(step_size) -> GradientTransformation:
 
 
 def scale_by_schedule(step_size_fn) -> GradientTransformation:
-    """u_t = s(t − 1) · g_t for a schedule s = ``step_size_fn`` (called with 0 at the first update).
-
-    State: the count of updates so far.
-    """
-
-    def init(params):
-        return ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
+    """u_t = s(t − 1) · g_t for a schedule s = ``step_size_fn`` (s(0) at the first update). State: t − 1."""
 
     def update(grads, state, params=None):
         check_state(state, ScaleByScheduleState, "scale_by_schedule")
         return _times(step_size_fn(state.count), grads), ScaleByScheduleState(state.count + 1)
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(lambda params: ScaleByScheduleState(count=jnp.zeros([], jnp.int32)), update)
 
 
 def scale_by_learning_rate(learning_rate, *, flip_sign=True) -> GradientTransformation:
-    """u_t = −α_t · g_t: the last link of every optimizer (the descent step).
+    """u_t = −α_t · g_t: the descent step that ends every optimizer (``flip_sign=False``: no minus).
 
-    α = ``learning_rate``, a number ≥ 0 (``scale(−α)``; 0 is allowed, as at the
-    start of a warmup) or a schedule t ↦ α_t (``scale_by_schedule``);
-    ``flip_sign=False`` drops the minus sign.
-
-    Raises:
-        TypeError, ValueError: α neither a schedule nor a finite number ≥ 0.
+    α = ``learning_rate``, a number ≥ 0 (``scale(−α)``) or a schedule t ↦ α_t (``scale_by_schedule``).
     """
     sign = -1 if flip_sign else 1
     if callable(learning_rate):
@@ -102,29 +92,19 @@ def scale_by_learning_rate(learning_rate, *, flip_sign=True) -> GradientTransfor
 def trace(decay, nesterov=False) -> GradientTransformation:
     """Momentum: m_t = β m_{t−1} + g_t (m_0 = 0), u_t = m_t (Nesterov: u_t = g_t + β m_t).
 
-    β = ``decay`` in [0, 1). State: m_t.
-
-    Raises:
-        TypeError, ValueError: β not in [0, 1), ``nesterov`` not a bool.
+    β = ``decay`` in [0, 1), ``nesterov`` a bool. State: m_t.
     """
     check_unit_interval("decay", decay)
     check_flag("nesterov", nesterov)
 
-    def init(params):
-        return TraceState(trace=tree_map(jnp.zeros_like, params))
-
     def update(grads, state, params=None):
         check_state(state, TraceState, "trace")
         check_grads(grads, state.trace)
-
-        def accumulate(g, m):
-            return g + decay * m
-
-        new_trace = tree_map(accumulate, grads, state.trace)
-        updates = tree_map(accumulate, grads, new_trace) if nesterov else new_trace
+        new_trace = tree_map(lambda g, m: g + decay * m, grads, state.trace)
+        updates = tree_map(lambda g, m: g + decay * m, grads, new_trace) if nesterov else new_trace
         return updates, TraceState(trace=new_trace)
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(lambda params: TraceState(trace=tree_map(jnp.zeros_like, params)), update)
 
 
 def scale_by_rss(initial_accumulator_value=0.1, eps=1e-7) -> GradientTransformation:
@@ -132,9 +112,6 @@ def scale_by_rss(initial_accumulator_value=0.1, eps=1e-7) -> GradientTransformat
 
     G_0 = ``initial_accumulator_value`` ≥ 0, ε = ``eps`` > 0; u_t = 0 where G_t = 0.
     State: G_t. (1/√ is ``rsqrt``, as in optax, so the two round alike.)
-
-    Raises:
-        TypeError, ValueError: G_0 < 0, ε ≤ 0.
     """
     check_positive("initial_accumulator_value", initial_accumulator_value, allow_zero=True)
     check_positive("eps", eps)
@@ -156,15 +133,9 @@ def scale_by_rms(decay=0.9, eps=1e-8) -> GradientTransformation:
     """RMSProp's scaling: v_t = ρ v_{t−1} + (1 − ρ) g_t² (v_0 = 0), u_t = g_t / √(v_t + ε).
 
     ρ = ``decay`` in [0, 1), ε = ``eps`` > 0 (inside the root, as optax). State: v_t.
-
-    Raises:
-        TypeError, ValueError: ρ not in [0, 1), ε ≤ 0.
     """
     check_unit_interval("decay", decay)
     check_positive("eps", eps)
-
-    def init(params):
-        return ScaleByRmsState(nu=tree_map(jnp.zeros_like, params))
 
     def update(grads, state, params=None):
         check_state(state, ScaleByRmsState, "scale_by_rms")
@@ -172,15 +143,7 @@ def scale_by_rms(decay=0.9, eps=1e-8) -> GradientTransformation:
         nu = tree_map(lambda g, v: (1 - decay) * g**2 + decay * v, grads, state.nu)
         return tree_map(lambda g, v: jax.lax.rsqrt(v + eps) * g, grads, nu), ScaleByRmsState(nu)
 
-    return GradientTransformation(init, update)
-
-
-def _bias_corrected(moment: jax.Array, decay: Any, t: jax.Array) -> jax.Array:
-    """m̂_t = m_t / (1 − βᵗ): undoes the pull towards the zero start."""
-    # A float t makes βᵗ one `pow`, inside jax.jit or not. (An int t known outside
-    # jit would be multiplied out instead: a different rounding, which 1/(1 − βᵗ)
-    # magnifies up to 1/(1 − β₂) = 1000 times at early steps.)
-    return moment / (1 - decay ** t.astype(jnp.float32)).astype(moment.dtype)
+    return GradientTransformation(lambda params: ScaleByRmsState(nu=tree_map(jnp.zeros_like, params)), update)
 
 
 def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8) -> GradientTransformation:
@@ -190,13 +153,16 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8) -> GradientTransformation:
     v_t = β₂ v_{t−1} + (1 − β₂) g_t²         v̂_t = v_t / (1 − β₂ᵗ)
     u_t = m̂_t / (√v̂_t + ε)                  (t counts from 1, m_0 = v_0 = 0)
     β₁, β₂ = ``b1``, ``b2`` in [0, 1), ε = ``eps`` > 0. State: t, m_t and v_t.
-
-    Raises:
-        TypeError, ValueError: β₁ or β₂ not in [0, 1), ε ≤ 0.
     """
     check_unit_interval("b1", b1)
     check_unit_interval("b2", b2)
     check_positive("eps", eps)
+
+    def bias_corrected(moment, decay, t):
+        # A float t makes βᵗ one `pow`, inside jax.jit or not. (An int t known outside
+        # jit would be multiplied out instead: a different rounding, which 1/(1 − βᵗ)
+        # magnifies up to 1/(1 − β₂) = 1000 times at early steps.)
+        return moment / (1 - decay ** t.astype(jnp.float32)).astype(moment.dtype)
 
     def init(params):
         zeros = tree_map(jnp.zeros_like, params)
@@ -208,8 +174,7 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8) -> GradientTransformation:
         t = state.count + 1
         mu = tree_map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
         nu = tree_map(lambda g, v: (1 - b2) * g**2 + b2 * v, grads, state.nu)
-        updates = tree_map(lambda m, v: _bias_corrected(m, b1, t) / (jnp.sqrt(_bias_corrected(v, b2, t)) + eps),
-                           mu, nu)
+        updates = tree_map(lambda m, v: bias_corrected(m, b1, t) / (jnp.sqrt(bias_corrected(v, b2, t)) + eps), mu, nu)
         return updates, ScaleByAdamState(count=t, mu=mu, nu=nu)
 
     return GradientTransformation(init, update)
@@ -221,12 +186,8 @@ def add_decayed_weights(weight_decay=0.0) -> GradientTransformation:
     """Decoupled weight decay: u_t = g_t + λ θ_t, with λ = ``weight_decay`` ≥ 0.
 
     Placed before ``scale_by_learning_rate``, the step becomes −α (g_t + λ θ_t):
-    θ shrinks directly instead of through the gradient (AdamW). ``update`` needs
-    ``params``. State: none.
-
-    Raises:
-        TypeError, ValueError: λ not a number ≥ 0; in ``update``, ``params``
-            missing or of another structure than ``grads``.
+    θ shrinks directly instead of through the gradient (AdamW). ``update``
+    needs ``params``, of the structure of ``grads``. State: none.
     """
     check_positive("weight_decay", weight_decay, allow_zero=True)
 
@@ -242,14 +203,11 @@ def add_decayed_weights(weight_decay=0.0) -> GradientTransformation:
 
 
 def clip_by_global_norm(max_norm) -> GradientTransformation:
-    """Rescale g so that its global norm is at most c = ``max_norm``.
+    """Rescale g so that its global norm is at most c = ``max_norm`` > 0.
 
     u = g                 if ‖g‖ < c
     u = g · c / ‖g‖       otherwise               (‖·‖ as in ``global_norm``)
-    The direction is kept; only a too-long step is shortened. State: none.
-
-    Raises:
-        TypeError, ValueError: c not a finite number > 0.
+    State: none.
     """
     check_positive("max_norm", max_norm)
 
@@ -258,4 +216,3 @@ def clip_by_global_norm(max_norm) -> GradientTransformation:
         return tree_map(lambda g: jnp.where(norm < max_norm, g, (g / norm.astype(g.dtype)) * max_norm), grads), state
 
     return GradientTransformation(init_empty_state, update)
-
