@@ -1,15 +1,11 @@
 """Keeping and using a trained model (chapter 8): ``.npz`` files and ``recommend``.
 
-:func:`save_model` writes every parameter array of a model under its pytree
-path (``.user_embedding.table``, ``.horizontal.convs[0].kernel`` …) into one ``.npz`` file, with
-no pickle. :func:`load_model` reads it back into a model of the same
-structure, given one as a template (``like``), and says exactly what does
-not match when the file and the template differ.
-
-:class:`Recommender` bundles a trained :class:`~recsys_lite.models.hybrid.Hybrid`
-(any model with ``scores(batch, *, item_features)``) with what it needs at serving time:
-each user's recent items, what they have already seen, the user and item features and
-item popularity.
+:func:`save_model` writes every parameter array of a model under its pytree path (``.user_embedding.table``,
+``.horizontal.convs[0].kernel`` …) into one ``.npz`` file, with no pickle; :func:`load_model` reads it back
+into a model of the same structure (the template ``like``) and says exactly what does not match.
+:class:`Recommender` bundles a trained :class:`~recsys_lite.models.hybrid.Hybrid` (any model with
+``scores(batch, *, item_features)``) with what it serves from: each user's recent items, what they have
+already seen, the user and item features and item popularity.
 """
 
 from __future__ import annotations
@@ -66,25 +62,18 @@ def _npz_path(path) -> str:
 
 
 def save_model(path: str | os.PathLike, model) -> None:
-    """Write ``model``'s arrays to ``path`` under their pytree paths.
-
-    ``.npz`` is added to ``path`` when it does not end with it (``"m"`` writes
-    ``m.npz``), as :func:`load_model` does when reading.
+    """Write ``model``'s arrays to ``path`` under their pytree paths (``"m"`` writes ``m.npz``, as ``np.savez`` does).
 
     Raises:
         TypeError: ``path`` is not a str or path, or ``model`` holds a leaf that is not an array of numbers.
         ValueError: ``model`` has no arrays.
     """
-    path = _npz_path(path)
-    arrays = _flat(model)
-    meta = json.dumps({"class": type(model).__name__, "format": 1})
-    np.savez(path, **arrays, **{_META: np.array(meta)})
+    path, arrays = _npz_path(path), _flat(model)
+    np.savez(path, **arrays, **{_META: np.array(json.dumps({"class": type(model).__name__, "format": 1}))})
 
 
 def load_model(path: str | os.PathLike, like):
-    """Read a model saved by :func:`save_model` into the structure of ``like``.
-
-    ``.npz`` is added to ``path`` when it does not end with it, as :func:`save_model` does.
+    """Read a model saved by :func:`save_model` into the structure of ``like`` (``.npz`` added as it does).
 
     Raises:
         TypeError: ``path`` is not a str or path, or ``like`` is not a model of arrays.
@@ -121,13 +110,10 @@ def _read_npz(path: str) -> tuple[dict[str, np.ndarray], dict]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             stored = {name: archive[name] for name in archive.files}
-    except ValueError as error:
-        if "pickle" in str(error):  # numpy's word for an object array when pickle is off
+    except (ValueError, zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
+        if isinstance(error, ValueError) and "pickle" in str(error):  # numpy's word for an object array
             raise ValueError(f"{path} holds arrays of Python objects, which cannot be read without pickle "
                              f"(and pickle is off): {error}") from error
-        raise ValueError(f"{path} is not a readable .npz archive: it may be truncated or damaged "
-                         f"(ValueError: {error}).") from error
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
         raise ValueError(f"{path} is not a readable .npz archive: it may be truncated or damaged "
                          f"({type(error).__name__}: {error}).") from error
     try:
@@ -192,6 +178,10 @@ class Recommender:
     def recommend(self, user: int | None, k: int = 10, *, history=(), user_x=None) -> tuple[np.ndarray, np.ndarray]:
         """The top ``k`` unseen items for a user, best first: ``(items, scores)``.
 
+        The model scores a known user from their stored history, a new user from ``history`` (with the
+        average user). A new user with no history takes the cold-start path: standardised log-popularity
+        plus the standardised content-only score, so popular films lead and the user's features reorder them.
+
         Args:
             user: a known user id, or None for a new user.
             k: how many items (1 ≤ k ≤ number of unseen items).
@@ -205,13 +195,6 @@ class Recommender:
                 or ``user_x`` given for a known user, ids out of range, ``user_x`` of the wrong
                 shape or not finite, or a model whose scores are not finite (the message names
                 the parameters that hold NaN or inf).
-
-        A known user is scored by the model from their stored history. A new
-        user with some history is scored by the model from that history
-        (the user branch gets the average user). A new user with no history
-        takes the cold-start path: standardised log-popularity plus the
-        standardised model score from content alone, so popular films lead
-        and the user's features reorder them.
         """
         check_size("k", k)
         history = as_array("history", history)

@@ -16,10 +16,8 @@ steps. Padding: ``"valid"`` adds none; ``"same"`` pads so L_out = ⌈L/s⌉
 (XLA's convention: any odd extra on the right); ``"causal"`` pads
 d(w − 1) zeros on the left only, so y[t] sees x[≤ t] and never the future.
 
-:func:`conv1d_loop` computes the formula with Python loops, for reading;
-:func:`conv1d` and :class:`Conv1D` use ``jax.lax.conv_general_dilated``.
-:class:`HorizontalConv` is Caser's bank of convolutions of widths 1 … L,
-each max-pooled over time (chapters 6 and 8).
+:func:`conv1d_loop` computes the formula with Python loops, for reading; :func:`conv1d` and
+:class:`Conv1D` with ``lax.conv_general_dilated``. :class:`HorizontalConv` is Caser's (chapters 6, 8).
 """
 
 from __future__ import annotations
@@ -56,8 +54,8 @@ def conv_padding(steps: int, width: int, *, stride: int = 1, dilation: int = 1,
                  padding: str = "valid") -> tuple[int, int]:
     """Zeros added ``(left, right)`` for an input of ``steps`` steps.
 
-    Raises ``TypeError``/``ValueError`` unless ``steps``, ``width``, ``stride`` and
-    ``dilation`` are positive integers and ``padding`` is one of ``PADDINGS``.
+    Raises ``TypeError``/``ValueError`` unless ``steps``, ``width``, ``stride`` and ``dilation`` are
+    positive integers and ``padding`` is one of ``PADDINGS``.
     """
     check_size("steps", steps)
     _check_conv_args(width, stride, dilation, padding)
@@ -74,25 +72,26 @@ def conv_output_length(steps: int, width: int, *, stride: int = 1, dilation: int
                        padding: str = "valid") -> int:
     """L_out = ⌊(L + p_left + p_right − d(w − 1) − 1) / s⌋ + 1.
 
-    Raises:
-        ValueError: with ``"valid"`` padding, a kernel that spans more steps
-            than the input has; and as :func:`conv_padding` does.
+    Raises ``ValueError`` for a kernel spanning more steps than a ``"valid"`` input has, and as
+    :func:`conv_padding` does.
     """
     left, right = conv_padding(steps, width, stride=stride, dilation=dilation, padding=padding)
     span = dilation * (width - 1) + 1
     if steps + left + right < span:
-        raise ValueError(
-            f"the kernel spans {span} steps (width {width}, dilation {dilation}) but the input (`x`, or `steps`) "
-            f"has only {steps} with padding={padding!r}: use a shorter kernel, or 'same'/'causal' padding."
-        )
+        raise ValueError(f"the kernel spans {span} steps (width {width}, dilation {dilation}) but the input (`x`, "
+                         f"or `steps`) has only {steps} with padding={padding!r}: use a shorter kernel, or "
+                         "'same'/'causal' padding.")
     return (steps + left + right - span) // stride + 1
 
 
-def _check_x(x):
-    """``x`` as an array after checking it is (..., L ≥ 1, C) numbers (static: also checked under jit)."""
+def _check_x(x, lengths=None, min_length: int = 0):
+    """``x`` as an array after checking it is (..., L ≥ 1, C) numbers, and ``lengths`` (...,) ints in
+    [min_length, L] (static: also checked under jit)."""
     x = as_array("x", x)
     if x.ndim < 2 or x.shape[-2] < 1:
         raise ValueError(f"`x` must have shape (..., steps, channels) with steps ≥ 1; got {describe(x)}.")
+    if lengths is not None:
+        check_lengths("lengths", lengths, x.shape[:-2], x.shape[-2], low=min_length)
     return x
 
 
@@ -103,10 +102,8 @@ def _check_input(x, kernel, bias) -> None:
         raise ValueError(f"`kernel` must have shape (width, in_channels, out_channels), all ≥ 1; "
                          f"got {describe(kernel)}.")
     if x.shape[-1] != kernel.shape[1]:
-        raise ValueError(
-            f"`x` has {x.shape[-1]} channels in its last dimension but the kernel expects "
-            f"in_channels = {kernel.shape[1]}; got x of shape {tuple(x.shape)}."
-        )
+        raise ValueError(f"`x` has {x.shape[-1]} channels in its last dimension but the kernel expects "
+                         f"in_channels = {kernel.shape[1]}; got x of shape {tuple(x.shape)}.")
     if bias is not None and tuple(as_array("bias", bias).shape) != (kernel.shape[2],):
         raise ValueError(f"`bias` must have shape ({kernel.shape[2]},), one per output channel, or be None; "
                          f"got {describe(bias)}.")
@@ -115,16 +112,8 @@ def _check_input(x, kernel, bias) -> None:
 def conv1d_loop(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, padding: str = "valid") -> np.ndarray:
     """The convolution formula with explicit loops, on one sequence (for reading, not training).
 
-    Args:
-        x: (L, C) one sequence.
-        kernel: (w, C, C'); bias: (C',) or None.
-
-    Returns:
-        (L_out, C') as a float64 numpy array.
-
-    Raises:
-        TypeError: arguments that are not arrays of numbers.
-        ValueError: shapes that do not fit (see :func:`conv1d`), or settings as in :func:`conv_padding`.
+    x: (L, C) → (L_out, C') as a float64 numpy array; kernel: (w, C, C'); bias: (C',) or None.
+    Raises ``TypeError``/``ValueError`` as :func:`conv1d` does, and for ``x`` that is not one sequence.
     """
     _check_input(x, kernel, bias)
     x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
@@ -154,9 +143,9 @@ def conv1d(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, padding:
 
     Raises:
         TypeError: arguments that are not arrays of numbers.
-        ValueError: ``x`` without a steps and a channel axis, a channel count
-            other than the kernel's, a ``bias`` not of shape (C',), a kernel
-            longer than the ``"valid"`` input, or settings as in :func:`conv_padding`.
+        ValueError: ``x`` without a steps and a channel axis, a channel count other than the kernel's, a
+            ``bias`` not of shape (C',), a kernel longer than the ``"valid"`` input, or settings as in
+            :func:`conv_padding`.
     """
     _check_input(x, kernel, bias)
     x, kernel = jnp.asarray(x), jnp.asarray(kernel)
@@ -167,12 +156,9 @@ def conv1d(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, padding:
     steps = x.shape[-2]
     conv_output_length(steps, kernel.shape[0], stride=stride, dilation=dilation, padding=padding)
     pads = conv_padding(steps, kernel.shape[0], stride=stride, dilation=dilation, padding=padding)
-    batch = x.shape[:-2]
-    y = jax.lax.conv_general_dilated(
-        x.reshape((-1,) + x.shape[-2:]), kernel, window_strides=(stride,), padding=[pads],
-        rhs_dilation=(dilation,), dimension_numbers=("NWC", "WIO", "NWC"),
-    )
-    y = y.reshape(batch + y.shape[-2:])
+    y = jax.lax.conv_general_dilated(x.reshape((-1,) + x.shape[-2:]), kernel, window_strides=(stride,),
+                                     padding=[pads], rhs_dilation=(dilation,), dimension_numbers=("NWC", "WIO", "NWC"))
+    y = y.reshape(x.shape[:-2] + y.shape[-2:])
     return y if bias is None else y + bias
 
 
@@ -215,14 +201,6 @@ class Conv1D:
         return conv1d(x, self.kernel, self.bias, stride=self.stride, dilation=self.dilation, padding=self.padding)
 
 
-def _check_pool_input(x, lengths, min_length: int):
-    """``x`` as an array after checking it is (..., L, C), and ``lengths`` (...,) ints in [min_length, L]."""
-    x = jnp.asarray(_check_x(x))
-    if lengths is not None:
-        check_lengths("lengths", lengths, x.shape[:-2], x.shape[-2], low=min_length)
-    return x
-
-
 def _step_mask(x, lengths):
     """(..., L, 1) True on the first ``lengths`` steps of each sequence."""
     steps = jnp.arange(x.shape[-2])
@@ -230,15 +208,12 @@ def _step_mask(x, lengths):
 
 
 def max_pool_over_time(x, lengths=None) -> jax.Array:
-    """max_t x[t, c] over the valid steps: (..., L, C) → (..., C).
+    """max_t x[t, c] over the valid steps: (..., L, C) → (..., C); with ``lengths`` (...,), steps t ≥ length ignored.
 
-    With ``lengths`` (...,), steps t ≥ length are padding and ignored.
-
-    Raises ``TypeError``/``ValueError`` for ``x`` that is not (..., L ≥ 1, C) numbers, or
-    ``lengths`` not of shape x.shape[:-2], not integers, or (when concrete) outside [1, L]
-    (a max over no steps would be −inf).
+    Raises ``TypeError``/``ValueError`` for ``x`` that is not (..., L ≥ 1, C) numbers, or ``lengths`` not of
+    shape x.shape[:-2], not integers, or (when concrete) outside [1, L] (a max over no steps would be −inf).
     """
-    x = _check_pool_input(x, lengths, 1)
+    x = jnp.asarray(_check_x(x, lengths, 1))
     if lengths is not None:
         x = jnp.where(_step_mask(x, lengths), x, -jnp.inf)
     return jnp.max(x, axis=-2)
@@ -249,7 +224,7 @@ def mean_pool_over_time(x, lengths=None) -> jax.Array:
 
     Raises as :func:`max_pool_over_time`, with lengths allowed in [0, L].
     """
-    x = _check_pool_input(x, lengths, 0)
+    x = jnp.asarray(_check_x(x, lengths))
     if lengths is None:
         return jnp.mean(x, axis=-2)
     mask = _step_mask(x, lengths)
@@ -263,7 +238,7 @@ def max_pool1d(x, window: int, stride: int | None = None) -> jax.Array:
     Raises ``TypeError``/``ValueError`` for ``x`` that is not (..., L ≥ 1, C) numbers, a
     ``window`` or ``stride`` that is not a positive integer, or a window longer than L.
     """
-    x = _check_pool_input(x, None, 0)
+    x = jnp.asarray(_check_x(x))
     stride = window if stride is None else stride
     _check_conv_args(window, stride, 1, "valid", width_name="window")
     conv_output_length(x.shape[-2], window, stride=stride)

@@ -1,15 +1,10 @@
-"""The training loop every chapter from 4 on uses: :func:`fit`.
-
-One epoch is one jitted function: it draws a permutation from the epoch's
-key, cuts the data into minibatches of ``batch_size`` rows and runs the
-update for each with ``lax.scan``,
+"""The training loop every chapter from 4 on uses: :func:`fit`, one jitted ``lax.scan`` per epoch of
 
     θ_{t+1} = θ_t + update(∇J_B(θ_t)),      J_B = loss_fn(θ, batch B)
 
-so an epoch costs one call from Python. The pieces: :mod:`.step` (the step
-:func:`make_step`, also jitted by :func:`~recsys_lite.parallel.data_parallel_step`,
-the epoch runners, the NaN guard), :mod:`.inputs` (the model and data checks)
-and :mod:`.loop` (:func:`fit`, :class:`History`; ``plots.history`` draws one).
+over shuffled minibatches B. :mod:`.step` holds the step (:func:`make_step`, also jitted by
+:func:`~recsys_lite.parallel.data_parallel_step`) and the NaN guard, :mod:`.inputs` the checks of the
+model and data, :mod:`.loop` :func:`fit` and :class:`History` (``plots.history`` draws one).
 """
 
 from recsys_lite.train.loop import History, fit

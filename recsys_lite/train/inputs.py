@@ -1,8 +1,9 @@
 """What :func:`~recsys_lite.train.fit` refuses in a model and its data, before anything is compiled.
 
-Every array of ``data`` holds numbers, float arrays are finite, and id columns
-(``user``, ``item``, ``history``: the model protocol's keys) hold integers that index the
-model's user and item tables; the model's parameters are finite floats.
+Every array of ``data`` holds numbers, float arrays are finite, id columns (``user``, ``item``,
+``history``: the model protocol's keys) hold integers that index every user (or item) table of the
+model (its :class:`~recsys_lite.nn.Embedding` tables and bias vectors whose names say user or item),
+a ``length`` column fits the width of ``history``; the model's parameters are finite floats.
 """
 
 from __future__ import annotations
@@ -60,23 +61,6 @@ def _id_tables(model) -> dict[str, dict[str, int]]:
     return tables
 
 
-def _check_ids(name: str, ids: np.ndarray, kind: str, tables: dict[str, dict[str, int]]) -> None:
-    """Id column ``data[name]``: integers, >= 0, and below the rows of every table it indexes."""
-    label = f"data[{name!r}]"
-    found = tables["item" if kind == "padded" else kind]
-    if found:
-        rows = min(found.values())
-        if kind == "padded":
-            # The padding id is n_items (data.user_sequences): the extra last row of a padded
-            # item table, or one past the tables when the model has none (it does not read them).
-            rows = max(found.values()) if max(found.values()) > rows else rows + 1
-        what = ("items, plus the padding id," if kind == "padded" else f"{kind}s") + \
-            f" in the model's table(s) {', '.join(found)}"
-        check_ids(label, ids, rows, what)
-    else:
-        check_ids(label, ids, None, f"{kind}s" if kind != "padded" else "items")
-
-
 def check_data(data: Mapping[str, Any], batch_size: int, model) -> dict[str, jax.Array]:
     """``data`` as JAX arrays, after checking it (see :func:`~recsys_lite.train.fit`, Raises)."""
     if not isinstance(data, Mapping) or not data:
@@ -98,8 +82,21 @@ def check_data(data: Mapping[str, Any], batch_size: int, model) -> dict[str, jax
     for name, value in arrays.items():
         values = np.asarray(value)
         check_finite(f"data[{name!r}]", values)
-        if name in _ID_COLUMNS:
-            _check_ids(name, values, _ID_COLUMNS[name], tables)
+        if name not in _ID_COLUMNS:
+            continue
+        # An id column: integers, >= 0, and below the rows of every table it indexes.
+        kind, rows = _ID_COLUMNS[name], None
+        found = tables["item" if kind == "padded" else kind]
+        what = "items" if kind == "padded" else f"{kind}s"
+        if found:
+            rows = min(found.values())
+            if kind == "padded":
+                # The padding id is n_items (data.user_sequences): the extra last row of a padded
+                # item table, or one past the tables when the model has none (it does not read them).
+                rows = max(found.values()) if max(found.values()) > rows else rows + 1
+                what += ", plus the padding id,"
+            what += f" in the model's table(s) {', '.join(found)}"
+        check_ids(f"data[{name!r}]", values, rows, what)
     if "length" in arrays and "history" in arrays and arrays["history"].ndim == 2:
         history = arrays["history"]
         check_lengths("data['length']", arrays["length"], history.shape[:1], history.shape[1])

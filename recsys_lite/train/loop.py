@@ -46,11 +46,7 @@ class History:
         return len(self.train_loss)
 
     def metric(self, name: str) -> list[float]:
-        """The validation metric ``name`` per epoch.
-
-        Raises:
-            ValueError: ``name`` is not a metric that ``validate`` returned.
-        """
+        """The validation metric ``name`` per epoch (``ValueError`` if ``validate`` returned no such metric)."""
         if not self.valid or name not in self.valid[0]:
             known = sorted(self.valid[0]) if self.valid else []
             raise ValueError(f"`name` must be one of the validation metrics {known}; got {name!r}.")
@@ -67,9 +63,92 @@ class History:
         return frame
 
 
-def _check_options(loss_fn, optimizer, key, epochs, validate, monitor, mode, patience, keep, progress, desc,
-                  scan) -> None:
-    """The arguments of :func:`~recsys_lite.train.fit` other than the model and the data."""
+def _monitored(history: History, result, monitor: str | None, epoch: int) -> float:
+    """Record what ``validate`` returned after ``epoch`` in ``history`` as ``{name: float}`` (NaN/inf is an
+    error); return the monitored metric (``monitor``, else the first one)."""
+    scores = dict(result) if isinstance(result, Mapping) else {"valid": result}
+    if not scores:
+        raise ValueError(f"`validate` returned an empty dict at epoch {epoch + 1}; it must return at least one metric.")
+    for name, value in scores.items():
+        try:
+            scores[name] = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"`validate` must return a number or a dict of numbers; at epoch {epoch + 1} its "
+                            f"{name!r} is {describe(value)}.") from None
+        if not math.isfinite(scores[name]):
+            raise ValueError(f"`validate` returned {scores[name]} for the metric {name!r} at epoch {epoch + 1}: a "
+                             "validation metric must be finite (has the model diverged, or is the metric "
+                             "undefined on these data?).")
+    history.valid.append(scores)
+    if history.monitor is None:
+        history.monitor = monitor or next(iter(scores))
+        if history.monitor not in scores:
+            raise ValueError(f"`monitor` must be one of {sorted(scores)}; got {monitor!r}.")
+    elif history.monitor not in scores:
+        raise ValueError(f"`validate` returned no {history.monitor!r} (the monitored metric) at epoch "
+                         f"{epoch + 1}; it returned {sorted(scores)}.")
+    return scores[history.monitor]
+
+
+def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, epochs: int = 10,
+        batch_size: int = 256, validate: Callable | None = None, monitor: str | None = None,
+        mode: str = "max", patience: int | None = None, keep: str = "best", progress: bool | None = None,
+        desc: str = "training", scan: bool = True):
+    """Train ``model`` by minibatch gradient steps; return the kept model and a :class:`History`.
+
+    Each epoch draws its key ``fold_in(key, epoch)``, shuffles the rows with
+    it and takes one :func:`~recsys_lite.train.make_step` step per minibatch.
+    After the epoch it checks that the losses and parameters are finite,
+    calls ``validate(model)``, remembers the best epoch, stops when
+    ``patience`` runs out, and reports progress.
+
+    Args:
+        model: any pytree of parameters (a recsys_lite model or layer).
+        loss_fn: ``loss_fn(model, batch, key) -> scalar``; ``batch`` is a dict
+            like ``data`` with ``batch_size`` rows; ``key`` is a fresh PRNG key
+            per step (for dropout or negative sampling; ignore it otherwise).
+        data: dict of arrays with the same first dimension ``m``, float arrays
+            finite; the id columns ``user``, ``item`` and ``history`` must index the
+            model's user and item tables, ``length`` must fit ``history``'s width
+            (:mod:`~recsys_lite.train.inputs` says how).
+        optimizer: an optax-shaped ``GradientTransformation`` (from
+            :mod:`recsys_lite.optim` or optax itself).
+        key: a ``jax.random`` key; it fixes the shuffling and the step keys.
+        epochs: the most epochs to run.
+        batch_size: rows per step ``B`` (capped at ``m``).
+        validate: optional ``validate(model) -> dict[str, float]`` (or a float),
+            called after every epoch, e.g. NDCG@10 on the validation targets.
+        monitor: the entry of ``validate``'s dict that picks the best epoch and
+            drives early stopping (default: its first entry).
+        mode: ``"max"`` if a larger ``monitor`` is better, else ``"min"``.
+        patience: stop after this many epochs without improvement (None: never);
+            needs ``validate``.
+        keep: ``"best"``: return the parameters of the best validated epoch
+            (of the last epoch without ``validate``); ``"last"``: of the last epoch.
+        progress: True shows a progress bar, False nothing; None (the default) the
+            bar, or one summary line while the book builds (:func:`recsys_lite.config.book_build`).
+        desc: the progress bar's label.
+        scan: run each epoch as one compiled ``lax.scan`` (the default), or, with
+            False, each step as its own compiled call: on a CPU, convolutions and
+            recurrent layers run faster outside a loop (a Caser epoch: 1.6 s instead
+            of 4.0 s), small models inside one (MF: 0.08 s instead of 0.24 s, as each
+            call costs about 0.5 ms). The updates agree up to floating-point rounding.
+
+    Returns:
+        ``(model, history)``, ``model`` as ``keep`` says.
+
+    Raises:
+        TypeError: an argument of the wrong kind (``loss_fn``/``validate`` not callable, ``loss_fn``/``optimizer``
+            not hashable, ``optimizer`` without ``init``/``update``, ``key`` not a PRNG key, sizes not
+            integers, non-numeric data, float ids, a model without float parameters), or ``validate``
+            returning something that is not a number.
+        ValueError: empty ``data``, arrays of different lengths, NaN/inf in ``data`` or ``model``, ids out
+            of range of the model's tables, sizes < 1, ``patience`` without ``validate``, a bad ``mode``,
+            ``keep`` or ``monitor``; ``loss_fn`` not returning a scalar float or reading a column ``data``
+            lacks; a NaN/inf validation metric (the message names the epoch and the metric).
+        TrainingDiverged: the loss, a gradient or a parameter became NaN/inf; the message names the epoch,
+            the step and the first non-finite value by its pytree path (e.g. ``.user_embedding.table``).
+    """
     check_callable("loss_fn", loss_fn, "loss_fn(model, batch, key) -> scalar")
     check_optimizer("optimizer", optimizer)
     for name, value in (("loss_fn", loss_fn), ("optimizer", optimizer)):
@@ -96,143 +175,19 @@ def _check_options(loss_fn, optimizer, key, epochs, validate, monitor, mode, pat
         check_flag("progress", progress)
     check_str("desc", desc)
     check_flag("scan", scan)
-
-
-def _validation_scores(result, epoch: int) -> dict[str, float]:
-    """What ``validate`` returned after ``epoch``, as ``{name: float}``; NaN/inf is an error."""
-    scores = dict(result) if isinstance(result, Mapping) else {"valid": result}
-    if not scores:
-        raise ValueError(f"`validate` returned an empty dict at epoch {epoch + 1}; it must return at least one metric.")
-    out = {}
-    for name, value in scores.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"`validate` must return a number or a dict of numbers; at epoch {epoch + 1} its "
-                            f"{name!r} is {describe(value)}.") from None
-        if not math.isfinite(number):
-            raise ValueError(f"`validate` returned {number} for the metric {name!r} at epoch {epoch + 1}: a "
-                             "validation metric must be finite (has the model diverged, or is the metric "
-                             "undefined on these data?).")
-        out[name] = number
-    return out
-
-
-def _monitored(history: History, scores: dict[str, float], monitor: str | None, epoch: int) -> float:
-    """Record ``scores`` in ``history``; return the monitored metric (``monitor``, else the first one)."""
-    history.valid.append(scores)
-    if history.monitor is None:
-        history.monitor = monitor or next(iter(scores))
-        if history.monitor not in scores:
-            raise ValueError(f"`monitor` must be one of {sorted(scores)}; got {monitor!r}.")
-    elif history.monitor not in scores:
-        raise ValueError(f"`validate` returned no {history.monitor!r} (the monitored metric) at epoch "
-                         f"{epoch + 1}; it returned {sorted(scores)}.")
-    return scores[history.monitor]
-
-
-def _progress_bar(progress: bool | None, epochs: int, desc: str):
-    """A tqdm bar over the epochs; None with ``progress=False``, and with None while the book builds."""
-    if progress is False or (progress is None and config.book_build()):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=epochs, desc=desc, unit="epoch", leave=True)
-
-
-def _summary(desc: str, history: History, seconds: float) -> str:
-    """The one line the book build prints about a finished :func:`fit`, instead of a progress bar."""
-    line = f"{desc}: {history.epochs} epochs in {seconds:.1f} s, final training loss {history.train_loss[-1]:.4f}"
-    if history.monitor:
-        best = history.valid[history.best_epoch][history.monitor]
-        line += f"; best validation {history.monitor} {best:.4f} at epoch {history.best_epoch + 1}"
-    return line + (" (stopped early)" if history.stopped_early else "")
-
-
-def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, epochs: int = 10,
-        batch_size: int = 256, validate: Callable | None = None, monitor: str | None = None,
-        mode: str = "max", patience: int | None = None, keep: str = "best", progress: bool | None = None,
-        desc: str = "training", scan: bool = True):
-    """Train ``model`` by minibatch gradient steps; return the kept model and a :class:`History`.
-
-    Each epoch draws its key ``fold_in(key, epoch)``, shuffles the rows with
-    it and takes one :func:`~recsys_lite.train.make_step` step per minibatch.
-    After the epoch it checks that the losses and parameters are finite,
-    calls ``validate(model)``, remembers the best epoch, stops when
-    ``patience`` runs out, and reports progress.
-
-    Args:
-        model: any pytree of parameters (a recsys_lite model or layer).
-        loss_fn: ``loss_fn(model, batch, key) -> scalar``; ``batch`` is a dict
-            like ``data`` with ``batch_size`` rows; ``key`` is a fresh PRNG key
-            per step (for dropout or negative sampling; ignore it otherwise).
-        data: dict of arrays with the same first dimension ``m``, float
-            arrays finite. The columns ``user``, ``item`` and ``history`` (the
-            model protocol's keys, :mod:`recsys_lite.models`) hold integer ids: each
-            must index every user (or item) table of the model, i.e. the
-            :class:`~recsys_lite.nn.Embedding` tables and bias vectors whose
-            names say user or item (a padded item sequence may also hold the
-            padding id, the last row of the largest item table); a
-            ``length`` column must fit the width of ``history``.
-        optimizer: an optax-shaped ``GradientTransformation`` (from
-            :mod:`recsys_lite.optim` or optax itself).
-        key: a ``jax.random`` key; it fixes the shuffling and the step keys.
-        epochs: the most epochs to run.
-        batch_size: rows per step ``B`` (capped at ``m``).
-        validate: optional ``validate(model) -> dict[str, float]`` (or a float),
-            called after every epoch, e.g. NDCG@10 on the validation targets.
-        monitor: which entry of ``validate``'s dict drives early stopping and
-            the choice of the best epoch (default: its first entry); ignored
-            without ``validate``.
-        mode: ``"max"`` if a larger ``monitor`` is better, else ``"min"``.
-        patience: stop after this many epochs without improvement (None: never);
-            needs ``validate``.
-        keep: ``"best"``: return the parameters of the best validated epoch
-            (of the last epoch without ``validate``); ``"last"``: of the last epoch.
-        progress: True shows a progress bar, False nothing. None (the default)
-            shows the bar too, except while the book is built
-            (:func:`recsys_lite.config.book_build`), when one summary line is
-            printed instead.
-        desc: the progress bar's label.
-        scan: run each epoch as one compiled ``lax.scan`` (the default), or,
-            with False, each step as its own compiled call. On a CPU, XLA
-            runs convolutions and recurrent layers markedly faster outside a
-            loop (an epoch of Caser: 1.6 s instead of 4.0 s; of chapter 8's
-            hybrid: 1.8 s instead of 2.8 s), while small models are faster
-            inside one (MF: 0.08 s instead of 0.24 s, as each call costs
-            about half a millisecond). The updates are the same either way, up
-            to floating-point rounding.
-
-    Returns:
-        ``(model, history)``, ``model`` as ``keep`` says.
-
-    Raises:
-        TypeError: ``loss_fn`` or ``validate`` not callable, ``optimizer`` without
-            ``init``/``update``, ``loss_fn`` or ``optimizer`` not hashable,
-            ``key`` not a PRNG key, ``epochs``/``batch_size``/``patience``
-            not integers, a non-numeric array in ``data``, float ids, a
-            ``model`` without floating-point parameters, or ``validate``
-            returning something that is not a number.
-        ValueError: ``data`` empty, with arrays of different lengths or holding
-            NaN/inf; ids out of range (below 0, or past the rows of the
-            model's user or item tables); non-finite parameters in ``model``;
-            ``epochs``, ``batch_size`` or ``patience`` < 1; ``patience``
-            without ``validate``; a bad ``mode``, ``keep`` or ``monitor``;
-            ``loss_fn`` not returning a scalar float or reading a column
-            ``data`` lacks; a NaN/inf validation metric (the message names
-            the epoch and the metric).
-        TrainingDiverged: the loss, a gradient or a parameter became NaN/inf;
-            the message names the epoch, the step and the first non-finite
-            value with its path in the pytree (e.g. ``.user_embedding.table``).
-    """
-    _check_options(loss_fn, optimizer, key, epochs, validate, monitor, mode, patience, keep, progress, desc, scan)
     check_model(model)
     arrays = check_data(data, batch_size, model)
+
     batch_size = min(int(batch_size), next(iter(arrays.values())).shape[0])
     epoch_of = partial(run_epoch if scan else run_epoch_steps, loss_fn=loss_fn, optimizer=optimizer,
                        batch_size=batch_size)
     history, opt_state, best_model, best_score = History(), optimizer.init(model), model, None
-    bar, started = _progress_bar(progress, epochs, desc), time.perf_counter()
+    bar = None  # a bar over the epochs, unless progress=False, or None while the book builds
+    if progress is not False and (progress is not None or not config.book_build()):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=True)
+    started = time.perf_counter()
     for epoch in range(epochs):
         tick = time.perf_counter()
         epoch_key = jax.random.fold_in(key, epoch)
@@ -246,7 +201,7 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
         if validate is None:
             best_model, history.best_epoch = model, epoch
         else:
-            score = _monitored(history, _validation_scores(validate(model), epoch), monitor, epoch)
+            score = _monitored(history, validate(model), monitor, epoch)
             postfix[history.monitor] = f"{score:.4f}"
             if best_score is None or (score > best_score if mode == "max" else score < best_score):
                 best_model, best_score, history.best_epoch = model, score, epoch
@@ -259,6 +214,11 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
             break
     if bar is not None:
         bar.close()
-    elif progress is None:
-        print(_summary(desc, history, time.perf_counter() - started))
+    elif progress is None:  # the book build: one line instead of a progress bar
+        line = (f"{desc}: {history.epochs} epochs in {time.perf_counter() - started:.1f} s, final training loss "
+                f"{history.train_loss[-1]:.4f}")
+        if history.monitor:
+            best = history.valid[history.best_epoch][history.monitor]
+            line += f"; best validation {history.monitor} {best:.4f} at epoch {history.best_epoch + 1}"
+        print(line + (" (stopped early)" if history.stopped_early else ""))
     return (best_model if keep == "best" else model), history

@@ -1,16 +1,12 @@
 """One gradient step, one epoch of them, and the NaN guard: what :func:`~recsys_lite.train.fit`
 runs (and :func:`~recsys_lite.parallel.data_parallel_step` jits).
 
-An epoch draws a permutation of the m rows from its key, cuts it into
-m // B minibatches (rows that do not fill a last batch sit this epoch out;
-the next permutation differs) and gives every step a key of its own.
-``loss_fn`` and ``optimizer`` are static arguments of jit: a later call with
-the same objects (functions and optax tuples of functions compare by
-identity) and data of the same shapes reuses the compiled program (and jit's
-cache keeps them alive: reuse one loss and one optimizer across runs).
-After each epoch :func:`all_finite` checks the losses and parameters in one
-reduction; if that fails, :func:`explain_divergence` replays the epoch and
-names the step and the first loss, gradient, update or parameter gone bad.
+An epoch draws a permutation of the m rows from its key and cuts it into m // B minibatches (rows
+that do not fill a last batch sit this epoch out), each with a key of its own. ``loss_fn`` and
+``optimizer`` are static arguments of jit: the same objects (compared by identity) and data of the
+same shapes reuse the compiled program, so reuse one loss and one optimizer across runs. If
+:func:`all_finite` finds NaN/inf after an epoch, :func:`explain_divergence` replays it and names
+the step and the first loss, gradient, update or parameter gone bad.
 """
 
 from __future__ import annotations
@@ -62,17 +58,13 @@ def step_parts(loss_fn: Callable, optimizer, model, opt_state, batch, key):
 
 
 def make_step(loss_fn: Callable, optimizer) -> Callable:
-    """The pure training step ``step(model, opt_state, batch, key) -> (model, opt_state, loss)``.
-
-    ``loss_fn(model, batch, key) -> J`` (a scalar) and an optax-shaped
-    ``optimizer``; the step computes
+    """The pure training step ``step(model, opt_state, batch, key) -> (θ_{t+1}, s_{t+1}, J)``:
 
         J, g = J_B(θ_t), ∇J_B(θ_t);   u_t, s_{t+1} = update(g, s_t, θ_t);   θ_{t+1} = θ_t + u_t
 
-    (:func:`step_parts`) and returns ``(θ_{t+1}, s_{t+1}, J)``. It is not jitted:
-    :func:`run_epoch` scans it, :func:`~recsys_lite.parallel.data_parallel_step`
-    jits it. While JAX traces it, it checks that ``loss_fn`` returns a scalar
-    float and reads only columns the batch has.
+    for ``loss_fn(model, batch, key) -> J`` and an optax-shaped ``optimizer`` (:func:`step_parts`).
+    Not jitted: :func:`run_epoch` scans it, :func:`~recsys_lite.parallel.data_parallel_step` jits it;
+    tracing checks that ``loss_fn`` returns a scalar float and reads only columns the batch has.
 
     Raises:
         TypeError: ``loss_fn`` not callable, ``optimizer`` without ``init``/``update``.
@@ -108,8 +100,8 @@ def run_epoch(model, opt_state, epoch_key, arrays, *, loss_fn, optimizer, batch_
         model, opt_state, loss = step(*carry, *batch_and_key)
         return (model, opt_state), loss
 
-    batches_and_keys = epoch_batches(arrays, epoch_key, batch_size)
-    (model, opt_state), losses = jax.lax.scan(scan_step, (model, opt_state), batches_and_keys)
+    (model, opt_state), losses = jax.lax.scan(scan_step, (model, opt_state),
+                                              epoch_batches(arrays, epoch_key, batch_size))
     return model, opt_state, losses
 
 
@@ -175,8 +167,7 @@ def _largest(tree, symbol: str) -> str:
 def _diagnose(loss, grads, updates, new_model, model, opt_state) -> str | None:
     """What went non-finite first in one step, in the order it is computed, or None if nothing did."""
     loss = float(loss)
-    bad_param = _first_nonfinite(model)
-    if bad_param is not None:  # cannot happen after finite steps; said plainly if it does
+    if bad_param := _first_nonfinite(model):  # cannot happen after finite steps; said plainly if it does
         return f"parameter {bad_param} was already non-finite before this step."
     bad_grad = _first_nonfinite(grads)
     if not math.isfinite(loss):
@@ -184,17 +175,15 @@ def _diagnose(loss, grads, updates, new_model, model, opt_state) -> str | None:
                      f"every gradient is finite, the largest {_largest(grads, 'g')}")
         return (f"the loss {'overflowed to' if math.isinf(loss) else 'became'} {loss} while every parameter was "
                 f"still finite (the largest: {_largest(model, 'θ')}); {grad_note}.")
-    if bad_grad is not None:
+    if bad_grad:
         return (f"the gradient of parameter {bad_grad} became NaN or infinite, although the loss was finite "
                 f"({loss:.4g}) and so was every parameter (the largest: {_largest(model, 'θ')}).")
-    bad_update = _first_nonfinite(updates)
-    if bad_update is not None:
+    if bad_update := _first_nonfinite(updates):
         state = _first_nonfinite(opt_state)
         state_note = (f"; the optimizer state was already non-finite at {state}" if state else
                       f"; every gradient was finite, the largest {_largest(grads, 'g')}")
         return f"the optimizer's update of parameter {bad_update} became NaN or infinite (loss {loss:.4g}){state_note}."
-    bad_new = _first_nonfinite(new_model)
-    if bad_new is not None:
+    if bad_new := _first_nonfinite(new_model):
         return (f"parameter {bad_new} became NaN or infinite after the update (loss {loss:.4g}; every gradient "
                 f"and update was finite, the largest update {_largest(updates, 'u')}).")
     return None
