@@ -29,6 +29,18 @@ def test_caser_shapes_and_padding_is_inert():
     assert not np.allclose(noisy, scores)
 
 
+def test_score_is_the_pair_entry_of_scores_and_jits():
+    """The protocol: score(batch)[b] = scores(batch)[b, item_b], for both sequence models, under jit too."""
+    caser = models.Caser.init(jax.random.key(0), N_USERS, N_ITEMS, dim=8, window=4, n_horizontal=3, n_vertical=2)
+    gru = models.GRU4Rec.init(jax.random.key(1), N_ITEMS, dim=8, hidden=12)
+    batch = {"user": jnp.array([0, 1, 2]), "item": jnp.array([9, 0, 4]), "length": jnp.array([2, 4, 1]),
+             "history": jnp.array([[1, 2, PAD, PAD], [3, 4, 5, 6], [7, PAD, PAD, PAD]])}
+    for model in (caser, gru):
+        expected = model.scores(batch)[jnp.arange(3), batch["item"]]
+        np.testing.assert_allclose(model.score(batch), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(jax.jit(lambda m, b: m.score(b))(model, batch), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_gru4rec_scores_come_from_the_last_real_step():
     model = models.GRU4Rec.init(jax.random.key(0), N_ITEMS, dim=8, hidden=12)
     seq = jnp.array([[1, 2, 3, PAD, PAD], [4, 5, 6, 7, 8]])

@@ -115,6 +115,11 @@ class Caser:
         """s_ui for every item: → (B, n_items). Raises as :meth:`represent`."""
         return self.represent(batch, key=key) @ self.item_embedding.table.T + self.item_bias
 
+    def score(self, batch, *, key=None) -> jax.Array:
+        """s_ui = r_u · o_i + c_i of the batch's ``item`` (B,) → (B,). Raises as :meth:`represent`, or for bad ids."""
+        (items,) = check_batch_ids(batch, {"item": self.n_items}, ndim=1)
+        return jnp.sum(self.represent(batch, key=key) * self.item_embedding(items), axis=-1) + self.item_bias[items]
+
 
 def caser_loss(model: Caser, batch, key) -> jax.Array:
     """Softmax cross-entropy of the next item; ``batch``: user (B,), history (B, L), item (B,).
@@ -175,14 +180,21 @@ class GRU4Rec:
         outputs, _ = self.rnn(x, batch["length"])
         return outputs
 
-    def scores(self, batch, *, key=None) -> jax.Array:
-        """Scores of the item after each history: → (B, n_items), from h at the last real step.
-
-        Raises as :meth:`states`, and (when concrete) for a length of 0: an empty history has no state.
-        """
+    def last_state(self, batch, *, key=None) -> jax.Array:
+        """h at each history's last real step: → (B, H). Raises as :meth:`states`, and (when
+        concrete) for a length of 0: an empty history has no state."""
         outputs = self.states(batch, key=key, min_length=1)
-        last = jnp.take_along_axis(outputs, jnp.maximum(jnp.asarray(batch["length"]) - 1, 0)[:, None, None], axis=1)
-        return last[:, 0] @ self.item_embedding.table.T + self.item_bias
+        last = jnp.maximum(jnp.asarray(batch["length"]) - 1, 0)
+        return jnp.take_along_axis(outputs, last[:, None, None], axis=1)[:, 0]
+
+    def scores(self, batch, *, key=None) -> jax.Array:
+        """s_t = h Oᵀ + c for every item, h at each history's last real step: → (B, n_items)."""
+        return self.last_state(batch, key=key) @ self.item_embedding.table.T + self.item_bias
+
+    def score(self, batch, *, key=None) -> jax.Array:
+        """h · o_i + c_i for the batch's ``item`` (B,), the item after each history → (B,)."""
+        (items,) = check_batch_ids(batch, {"item": self.n_items}, ndim=1)
+        return jnp.sum(self.last_state(batch, key=key) * self.item_embedding(items), axis=-1) + self.item_bias[items]
 
 
 def gru4rec_loss(model: GRU4Rec, batch, key) -> jax.Array:
