@@ -51,6 +51,7 @@ __all__ = ["Hybrid", "BRANCHES", "hybrid_topn_loss", "hybrid_rating_loss"]
 
 BRANCHES = ("user", "content", "conv", "gru")
 
+
 @pytree_dataclass
 class GRUBranch:
     """Dense(h_last), the GRU's state after the last real item: (E (B, L, d), length (B,)) → (B, H) → (B, d)."""
@@ -133,6 +134,7 @@ class Hybrid:
         fusion = {"fused": Fusion(Parallel(fused), nn.Dense.init(next(rest), len(fused) * dim, dim), dropout)} \
             if fused else {}
         items_key, item_mlp_key = next(rest), next(rest)
+
         def embedding(key, rows):
             return nn.Embedding.init(key, rows, dim, stddev=1.0 / dim)
 
