@@ -330,8 +330,8 @@ def check_float_dtype(name: str, dtype: Any) -> None:
         raise TypeError(f"`{name}` must be a floating-point dtype such as jnp.float32; got {dtype!r}.")
 
 
-def check_columns(name: str, frame: Any, required: Sequence[str]) -> None:
-    """Raise unless ``frame`` is a pandas DataFrame holding every column in ``required``."""
+def check_columns(name: str, frame: Any, required: Sequence[str], *, nonempty: bool = False) -> None:
+    """Raise unless ``frame`` is a pandas DataFrame with every column in ``required`` (and a row, if ``nonempty``)."""
     import pandas as pd
 
     if not isinstance(frame, pd.DataFrame):
@@ -340,6 +340,9 @@ def check_columns(name: str, frame: Any, required: Sequence[str]) -> None:
     if missing:
         raise ValueError(f"`{name}` lacks the column(s) {missing}: expected {list(required)}; "
                          f"it has {[str(c) for c in frame.columns]}.")
+    if nonempty and not len(frame):
+        raise ValueError(f"`{name}` must hold at least one row; got an empty table with columns "
+                         f"{[str(c) for c in frame.columns]}.")
 
 
 def check_batch(name: str, batch: Any, keys: Sequence[str]) -> None:

@@ -104,10 +104,7 @@ def check_ratings(name: str, ratings, columns: tuple[str, ...], n_users: int | N
                   n_items: int | None = None) -> None:
     """Raise unless ``ratings`` is a DataFrame with ``columns`` and rows of numbers: ids in [0, n_users) and
     [0, n_items) in ``user``/``item`` (None: only >= 0), integer Unix seconds in ``timestamp``."""
-    check_columns(name, ratings, columns)
-    if len(ratings) == 0:
-        raise ValueError(f"`{name}` must hold at least one row; got an empty table with columns "
-                         f"{[str(c) for c in ratings.columns]}.")
+    check_columns(name, ratings, columns, nonempty=True)
     for column in columns:
         values = as_array(f"{name}[{column!r}]", ratings[column].to_numpy())
         if column in ("user", "item"):

@@ -35,16 +35,9 @@ from recsys_lite._pytree import pytree_dataclass
 __all__ = ["GlobalMean", "UserItemBias", "Popularity", "RandomScores"]
 
 
-def _check_frame(name: str, frame, columns: list[str]) -> None:
-    """Raise unless ``frame`` is a DataFrame with ``columns`` and at least one row."""
-    check_columns(name, frame, columns)
-    if not len(frame):
-        raise ValueError(f"`{name}` has no rows: there is nothing to fit.")
-
-
 def _ratings_arrays(ratings: pd.DataFrame, n_users: int, n_items: int):
     """(users, items, ratings) as arrays, after checking the frame, the ids and the ratings."""
-    _check_frame("ratings", ratings, ["user", "item", "rating"])
+    check_columns("ratings", ratings, ["user", "item", "rating"], nonempty=True)
     users = check_ids("ratings['user']", ratings["user"].to_numpy(), check_size("n_users", n_users), "users")
     items = check_ids("ratings['item']", ratings["item"].to_numpy(), check_size("n_items", n_items), "items")
     r = as_array("ratings['rating']", ratings["rating"].to_numpy())
@@ -155,7 +148,7 @@ class Popularity:
         Raises ``TypeError``/``ValueError`` for a frame that is not one, lacks ``item`` or is
         empty, an ``n_items`` that is not a positive integer, or item ids out of range.
         """
-        _check_frame("interactions", interactions, ["item"])
+        check_columns("interactions", interactions, ["item"], nonempty=True)
         items = check_ids("interactions['item']", interactions["item"].to_numpy(), check_size("n_items", n_items),
                           "items")
         return cls(jnp.asarray(np.bincount(items, minlength=n_items), jnp.float32), n_items)
