@@ -207,3 +207,19 @@ def test_mf_learns_synthetic_structure():
     mf_rmse = metrics.rmse(model.predict(pairs), te.rating)
     bias_rmse = metrics.rmse(models.UserItemBias.fit(tr, ds.n_users, ds.n_items).predict(pairs), te.rating)
     assert mf_rmse < bias_rmse - 0.01
+
+
+def test_user_item_bias_without_shrinkage_gives_unrated_ids_zero_bias():
+    """λ = 0 is allowed: an item nobody rated gets b_i = 0 (not 0/0), so its prediction is μ + b_u."""
+    ratings = pd.DataFrame({"user": [0, 1, 0], "item": [0, 1, 1], "rating": [4.0, 3.0, 5.0]})
+    model = models.UserItemBias.fit(ratings, 2, 3, reg_item=0.0, reg_user=0.0)
+    assert float(model.item_bias[2]) == 0.0 and np.isfinite(np.asarray(model.item_bias)).all()
+
+
+def test_regularised_losses_accept_a_traced_penalty():
+    """reg may be traced (jit or vmap over λ): the penalty is then always added, as for a concrete λ > 0."""
+    neumf = models.NeuMF.init(jax.random.key(0), 4, 6)
+    batch = {"user": jnp.array([0, 1]), "item": jnp.array([1, 2])}
+    eager = models.bce_loss(neumf, batch, jax.random.key(1), reg=0.1)
+    traced = jax.jit(lambda reg: models.bce_loss(neumf, batch, jax.random.key(1), reg=reg))(0.1)
+    np.testing.assert_allclose(traced, eager, rtol=1e-6)

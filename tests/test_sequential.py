@@ -7,6 +7,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from recsys_lite import data, losses, metrics, models, nn, optim, train
 
@@ -97,3 +98,17 @@ def test_sequential_models_learn_a_deterministic_successor_rule():
     pop = metrics.evaluate_leave_one_out(lambda u: popularity.scores({"user": u}), split, "test")
     assert gru["HR@10"] > 0.9, gru
     assert pop["HR@10"] < 0.5, pop
+
+
+def test_models_take_raw_keys_and_check_score_rows():
+    """Legacy uint32 keys work as typed ones do; `score` refuses an item column of another length."""
+    raw, typed = jax.random.PRNGKey(3), jax.random.key(3)
+    for key in (raw, typed):
+        caser = models.Caser.init(key, N_USERS, N_ITEMS, dim=4, window=3, n_horizontal=2, n_vertical=1)
+        models.Hybrid.init(key, N_USERS, N_ITEMS, 3, 2, dim=4, window=3, n_horizontal=2, hidden=4)
+    gru = models.GRU4Rec.init(typed, N_ITEMS, dim=4, hidden=5)
+    history = jnp.array([[1, 2, PAD], [3, 4, 5]])
+    with pytest.raises(ValueError, match="same shape"):
+        caser.score({"user": jnp.array([0, 1]), "item": jnp.array([1]), "history": history})
+    with pytest.raises(ValueError, match="one item per history"):
+        gru.score({"item": jnp.array([1]), "history": history, "length": jnp.array([2, 3])})

@@ -28,6 +28,8 @@ names, each taking ONE batch mapping::
   model without dropout takes ``key`` and ignores it.
 - **Fields** say what they hold: an :class:`~recsys_lite.nn.Embedding` is
   ``<what>_embedding``, so code reads ``self.user_embedding(batch["user"])``.
+  A part a model may leave out is a dict, empty when it is absent (the
+  hybrid's ``user_embedding`` is ``{"user": P}`` or ``{}``): no ``None`` fields.
 - **Padding.** An item sequence is left-aligned, oldest first, padded on the
   right with the id ``n_items`` (an input table has ``n_items + 1`` rows, the
   last for padding), with its length in ``"length"``.

@@ -45,6 +45,11 @@ def _ratings_arrays(ratings: pd.DataFrame, n_users: int, n_items: int):
     return users, items, r.astype(np.float64)
 
 
+def _shrunk_mean(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Σ residuals / (λ + n) per id; 0 for an id with no ratings when λ = 0 (instead of 0/0)."""
+    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+
+
 @pytree_dataclass(static=("n_users", "n_items"))
 class GlobalMean:
     """r̂_ui = μ, the mean training rating: the floor every model must beat."""
@@ -111,8 +116,8 @@ class UserItemBias:
         n_per_user = np.bincount(users, minlength=n_users)
         n_per_item = np.bincount(items, minlength=n_items)
         for _ in range(sweeps):
-            b_item = np.bincount(items, r - mu - b_user[users], n_items) / (reg_item + n_per_item)
-            b_user = np.bincount(users, r - mu - b_item[items], n_users) / (reg_user + n_per_user)
+            b_item = _shrunk_mean(np.bincount(items, r - mu - b_user[users], n_items), reg_item + n_per_item)
+            b_user = _shrunk_mean(np.bincount(users, r - mu - b_item[items], n_users), reg_user + n_per_user)
         as32 = partial(jnp.asarray, dtype=jnp.float32)
         return cls(as32(mu), as32(b_user), as32(b_item), n_users, n_items, float(r.min()), float(r.max()))
 

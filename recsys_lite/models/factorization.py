@@ -25,6 +25,7 @@ from recsys_lite._checks import (
     check_size,
     check_sizes,
     describe,
+    is_traced,
 )
 from recsys_lite._pytree import pytree_dataclass
 
@@ -189,7 +190,7 @@ def bpr_loss(model: BiasedMF, batch, key, *, reg: float = 0.0) -> jax.Array:
 
 
 def softmax_loss(model, batch, key=None, *, reg: float = 0.0) -> jax.Array:
-    """Full softmax cross-entropy: −mean log softmax(s_u)_i + λ/2 · mean ‖p_u‖², all items as negatives.
+    """Full softmax cross-entropy, all items as negatives: −mean log softmax(s_u)_i + λ/2 · (mean ‖p_u‖² + ‖Q‖²_F / m).
 
     ``model.scores(batch)`` gives the logits (m, n_items); affordable because
     the catalogue is small, and free of negative-sampling noise. Raises ``TypeError``/``ValueError``
@@ -290,5 +291,5 @@ def bce_loss(model, batch, key, *, n_negatives: int = 4, reg: float = 0.0) -> ja
     neg = model.score({"user": jnp.repeat(u[:, None], n_negatives, axis=1), "item": j})
     logits = jnp.concatenate([pos[:, None], neg], axis=1)
     labels = jnp.concatenate([jnp.ones_like(pos)[:, None], jnp.zeros_like(neg)], axis=1)
-    penalty = losses.l2_penalty(model, reg) if reg else 0.0
+    penalty = losses.l2_penalty(model, reg) if is_traced(reg) or reg else 0.0
     return losses.binary_cross_entropy_with_logits(logits, labels) + penalty

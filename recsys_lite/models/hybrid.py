@@ -119,8 +119,9 @@ class Hybrid:
         check_flag("item_content", item_content)
         check_fraction("dropout", dropout)
         check_number("mu", mu)
-        # Keys in a fixed order, drawn whether or not a part is used, so the parts
-        # that are kept start from the same values whatever is left out.
+        # Keys in a fixed order, drawn whether or not a branch is used, so the user-side
+        # parts that are kept start from the same values whatever is left out (the item
+        # side's keys shift by one when no branch is fused: the fuse key is not drawn).
         k = jax.random.split(key, 12 + window)
         history_key, user_key, content_key, conv_keys = k[0], k[1], k[2], k[3:3 + window]
         conv_out_key, gru_key, gru_out_key = k[3 + window], k[4 + window], k[5 + window]
@@ -244,7 +245,6 @@ def hybrid_rating_loss(model: Hybrid, batch, key, *, item_features, reg: float =
     Raises ``TypeError``/``ValueError`` for a batch without those keys, a negative ``reg``, or bad inputs.
     """
     check_batch("batch", batch, ["rating"])
-    if not is_traced(reg):
-        check_positive("reg", reg, allow_zero=True)
-    penalty = losses.l2_penalty(model, reg) if reg else 0.0
+    check_positive("reg", reg, allow_zero=True)    # concrete values only: a traced λ passes
+    penalty = losses.l2_penalty(model, reg) if is_traced(reg) or reg else 0.0
     return losses.mse(model.score(batch, item_features=item_features, key=key), batch["rating"]) + penalty

@@ -117,7 +117,7 @@ class Caser:
 
     def score(self, batch, *, key=None) -> jax.Array:
         """s_ui = r_u · o_i + c_i of the batch's ``item`` (B,) → (B,). Raises as :meth:`represent`, or for bad ids."""
-        (items,) = check_batch_ids(batch, {"item": self.n_items}, ndim=1)
+        _, items = check_batch_ids(batch, {"user": self.user_embedding.num_embeddings, "item": self.n_items}, ndim=1)
         return jnp.sum(self.represent(batch, key=key) * self.item_embedding(items), axis=-1) + self.item_bias[items]
 
 
@@ -194,6 +194,10 @@ class GRU4Rec:
     def score(self, batch, *, key=None) -> jax.Array:
         """h · o_i + c_i for the batch's ``item`` (B,), the item after each history → (B,)."""
         (items,) = check_batch_ids(batch, {"item": self.n_items}, ndim=1)
+        check_batch("batch", batch, ["history"])
+        if items.shape[0] != jnp.shape(batch["history"])[0]:
+            raise ValueError(f"`batch['item']` must hold one item per history, {jnp.shape(batch['history'])[0]}; "
+                             f"got {describe(items)}.")
         return jnp.sum(self.last_state(batch, key=key) * self.item_embedding(items), axis=-1) + self.item_bias[items]
 
 

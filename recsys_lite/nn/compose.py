@@ -3,7 +3,7 @@
     Serial((f, g))(x)                    = g(f(x))
     Parallel({"a": f, "b": g})(inputs)   = [f(inputs["a"]), g(inputs["b"])]    (..., n_f + n_g)
 
-``Parallel`` is stax's ``parallel`` followed by ``FanInConcat``, in the order of the names.
+``Parallel`` is stax's ``parallel`` followed by ``FanInConcat``, in sorted order of the names.
 A layer that is not wanted is simply not in the dict: no ``None`` fields.
 """
 

@@ -264,9 +264,9 @@ class HorizontalConv:
 
         Raises ``TypeError``/``ValueError`` for ``keys`` that are not L ≥ 1 PRNG keys, or bad sizes.
         """
-        if not (isinstance(keys, (tuple, list)) or getattr(keys, "ndim", 0) == 1) or not len(keys):
+        if not isinstance(keys, (tuple, list, jax.Array, np.ndarray)) or not len(keys):
             raise TypeError(f"`keys` must be L ≥ 1 PRNG keys, one per width 1 … L; got {describe(keys)}.")
-        return cls(tuple(Conv1D.init(key, in_channels, n_filters, h) for h, key in enumerate(keys, 1)))
+        return cls(tuple(Conv1D.init(key, in_channels, n_filters, h) for h, key in enumerate(keys, 1)))  # checks each
 
     @property
     def window(self) -> int:

@@ -19,7 +19,7 @@ gradient, α (or α_t) the learning rate, β the momentum, β₁, β₂ Adam's d
 rates, ε a small constant in denominators, λ the weight decay. Arithmetic on
 pytrees is leaf by leaf, and on arrays element by element.
 
-Hyperparameters may be numbers, arrays or tracers; a concrete value is checked
+Hyperparameters may be numbers, 0-d arrays or tracers; a concrete value is checked
 when the transformation is made (``ValueError`` out of range, ``TypeError`` not
 a number, each naming the argument), a traced one passes unchecked. ``update``
 checks that ``grads`` has the structure of the parameters given to ``init`` and

@@ -71,7 +71,7 @@ def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_ste
     α_t = linear_warmup(t)                                     for t < W
     α_t = cosine_decay(α_peak → α_end over T − W steps)(t − W)  for t ≥ W
     with W = ``warmup_steps`` and T = ``decay_steps`` (the total length, warmup
-    included). Matches ``optax.warmup_cosine_decay_schedule``.
+    included). Matches ``optax.warmup_cosine_decay_schedule`` for W ≥ 1 (optax also takes W = 0).
     """
     warmup = linear_warmup(init_value, peak_value, warmup_steps)  # checks these three
     check_positive("end_value", end_value, allow_zero=True)
