@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from recsys_lite._checks import as_array, check_finite, check_ndim, check_nonempty, check_positive, check_str, describe
+from recsys_lite.train import History
 
 __all__ = ["BOOK_STYLE", "use_book_style", "long_tail", "history"]
 
@@ -80,8 +81,6 @@ def history(history, ax: plt.Axes | None = None, *, label: str | None = None) ->
     (default ``"training loss"``). Returns ``ax``, the axes of the loss; the
     metric's are ``ax.figure.axes[-1]``.
     """
-    from recsys_lite.train import History
-
     if not isinstance(history, History):
         raise TypeError(f"`history` must be the History that train.fit returned; got {describe(history)}.")
     if ax is not None and not isinstance(ax, plt.Axes):
