@@ -52,15 +52,24 @@ def test_no_page_shows_an_error_or_traceback(any_book):
 
 @pytest.mark.book
 def test_every_chapter_is_rendered_with_its_data_source(built_book):
+    """Every page under chapters/ (the unnumbered JAX primer too) shows the data it ran on."""
     for notebook in CHAPTERS:
         page = built_book.html / "chapters" / f"{notebook.stem}.html"
         assert page.is_file(), f"{page} was not built"
-    first = (built_book.html / "chapters" / f"{CHAPTERS[0].stem}.html").read_text(encoding="utf-8")
-    if built_book.real_data:
-        assert "&lt;MovieLens ml-100k: 943 users, 1,682 items, 100,000 ratings" in first
-        assert "SYNTHETIC" not in first
-    else:
-        assert "USING SYNTHETIC DATA, NOT MOVIELENS" in first
+        text = page.read_text(encoding="utf-8")
+        if built_book.real_data:
+            assert "&lt;MovieLens ml-100k: 943 users, 1,682 items, 100,000 ratings" in text, notebook.name
+            assert "SYNTHETIC" not in text, notebook.name
+        else:
+            assert "USING SYNTHETIC DATA, NOT MOVIELENS" in text, notebook.name
+
+
+def test_the_jax_primer_is_an_unnumbered_page_before_the_chapters():
+    """The primer sits in "Getting started", so chapter numbers do not move, and chapter 2 links to it."""
+    toc = (ROOT / "_toc.yml").read_text()
+    getting_started, numbered = toc.split("numbered: true", 1)
+    assert "chapters/00_jax_primer" in getting_started and "chapters/00_jax_primer" not in numbered
+    assert "00_jax_primer" in (ROOT / "chapters" / "02_loss_functions.ipynb").read_text(encoding="utf-8")
 
 
 @pytest.mark.book
