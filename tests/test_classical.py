@@ -197,3 +197,19 @@ EASE4 = models.EASE.fit(X4, 3, 4)
 def test_classical_models_refuse_bad_input(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_users_and_items_without_interactions_score_finitely_and_models_save_and_load(tmp_path):
+    x = _random_matrix(20, 10, 0.3, seed=6)
+    x[3] = 0.0      # a user with no interactions
+    x[:, 7] = 0.0   # an item nobody has
+    frame = _frame(x)
+    fitted = [models.EASE.fit(frame, 20, 10, reg=1.0), models.ItemKNN.fit(frame, 20, 10, neighbours=3),
+              models.ImplicitALS.fit(frame, 20, 10, factors=3, iterations=2)]
+    for model in fitted:
+        s = np.asarray(model.scores({"user": jnp.arange(20)}))
+        assert s.shape == (20, 10) and np.all(np.isfinite(s))
+        assert np.allclose(s[3], 0.0) and np.allclose(s[:, 7], 0.0, atol=1e-6), type(model).__name__
+        models.save_model(tmp_path / type(model).__name__, model)
+        back = models.load_model(tmp_path / type(model).__name__, model)
+        assert np.array_equal(back.scores({"user": jnp.arange(20)}), s)
