@@ -165,6 +165,8 @@ def test_als_matches_the_implicit_package_for_one_iteration():
 
 X4 = pd.DataFrame({"user": [0, 1, 2], "item": [0, 1, 2]})
 EASE4 = models.EASE.fit(X4, 3, 4)
+KNN4 = models.ItemKNN.fit(X4, 3, 4)
+ALS4 = models.ImplicitALS.fit(X4, 3, 4, factors=2, iterations=1)
 
 
 @pytest.mark.parametrize("call, error, words", [
@@ -193,6 +195,12 @@ EASE4 = models.EASE.fit(X4, 3, 4)
     (lambda: EASE4.score({"user": jnp.array([0]), "item": jnp.array([0.5])}), TypeError,
      r"`batch\['item'\]` must hold integer ids"),
     (lambda: EASE4.score({"user": jnp.array([0, 1]), "item": jnp.array([0])}), ValueError, "must have the same shape"),
+    (lambda: KNN4.scores({"user": jnp.array([[0]])}), ValueError, r"`batch\['user'\]` must have 1 dimension"),
+    (lambda: KNN4.score({"user": jnp.array([0]), "item": jnp.array([4])}), ValueError,
+     r"`batch\['item'\]` holds ids out of range.*< 4"),
+    (lambda: ALS4.scores({"user": jnp.array([-1])}), ValueError, r"`batch\['user'\]` holds ids out of range"),
+    (lambda: ALS4.score([0, 1]), TypeError, "`batch` must be a dict of arrays"),
+    (lambda: models.interaction_matrix(X4, 3, "4"), TypeError, "`n_items` must be a positive integer; got str"),
 ])
 def test_classical_models_refuse_bad_input(call, error, words):
     with pytest.raises(error, match=words):
