@@ -1,9 +1,10 @@
 """Negative items for pairwise losses (BPR): uniform, or in proportion to popularity with seen items skipped.
 
 A pairwise loss compares an observed pair (u, i) with a negative item j.
-Which j it sees decides what it learns: a uniform j is almost always an
-obscure film, easy to rank below i; a popular j is a hard negative that the
-model must learn to separate from i by the user's taste, not by popularity.
+Which j it sees decides what it learns: most of a catalogue is its long
+tail, so a uniform j is usually a little-known film, easy to rank below i
+by popularity alone; a popular j is a hard negative that the model must
+separate from i by the user's taste.
 :class:`NegativeSampler` holds the distribution; :func:`recsys_lite.models.bpr_loss`
 takes it as ``negatives=``.
 """
@@ -41,7 +42,7 @@ class NegativeSampler:
       0.75 word2vec's compromise. With ``skip_seen`` a draw that is an item
       the user has seen is redrawn until it is not, so that
       P(j | u) = w_j [j unseen by u] / Σ_k w_k [k unseen by u]. Inside
-      ``jax.jit`` (no open-ended loop): up to 16 redraws from w, then, for
+      ``jax.jit`` (no open-ended loop): up to ``TRIES`` = 16 draws from w, then, for
       the pairs still seen, one exact draw from the user's masked weights
       (inverting their cumulative sum); the result has exactly that
       distribution. A user with no unseen item of positive weight gets a
