@@ -165,6 +165,8 @@ def test_als_matches_the_implicit_package_for_one_iteration():
 
 X4 = pd.DataFrame({"user": [0, 1, 2], "item": [0, 1, 2]})
 EASE4 = models.EASE.fit(X4, 3, 4)
+KNN4 = models.ItemKNN.fit(X4, 3, 4)
+ALS4 = models.ImplicitALS.fit(X4, 3, 4, factors=2, iterations=1)
 
 
 @pytest.mark.parametrize("call, error, words", [
@@ -193,7 +195,29 @@ EASE4 = models.EASE.fit(X4, 3, 4)
     (lambda: EASE4.score({"user": jnp.array([0]), "item": jnp.array([0.5])}), TypeError,
      r"`batch\['item'\]` must hold integer ids"),
     (lambda: EASE4.score({"user": jnp.array([0, 1]), "item": jnp.array([0])}), ValueError, "must have the same shape"),
+    (lambda: KNN4.scores({"user": jnp.array([[0]])}), ValueError, r"`batch\['user'\]` must have 1 dimension"),
+    (lambda: KNN4.score({"user": jnp.array([0]), "item": jnp.array([4])}), ValueError,
+     r"`batch\['item'\]` holds ids out of range.*< 4"),
+    (lambda: ALS4.scores({"user": jnp.array([-1])}), ValueError, r"`batch\['user'\]` holds ids out of range"),
+    (lambda: ALS4.score([0, 1]), TypeError, "`batch` must be a dict of arrays"),
+    (lambda: models.interaction_matrix(X4, 3, "4"), TypeError, "`n_items` must be a positive integer; got str"),
 ])
 def test_classical_models_refuse_bad_input(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_users_and_items_without_interactions_score_finitely_and_models_save_and_load(tmp_path):
+    x = _random_matrix(20, 10, 0.3, seed=6)
+    x[3] = 0.0      # a user with no interactions
+    x[:, 7] = 0.0   # an item nobody has
+    frame = _frame(x)
+    fitted = [models.EASE.fit(frame, 20, 10, reg=1.0), models.ItemKNN.fit(frame, 20, 10, neighbours=3),
+              models.ImplicitALS.fit(frame, 20, 10, factors=3, iterations=2)]
+    for model in fitted:
+        s = np.asarray(model.scores({"user": jnp.arange(20)}))
+        assert s.shape == (20, 10) and np.all(np.isfinite(s))
+        assert np.allclose(s[3], 0.0) and np.allclose(s[:, 7], 0.0, atol=1e-6), type(model).__name__
+        models.save_model(tmp_path / type(model).__name__, model)
+        back = models.load_model(tmp_path / type(model).__name__, model)
+        assert np.array_equal(back.scores({"user": jnp.arange(20)}), s)

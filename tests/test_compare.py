@@ -120,6 +120,7 @@ OK = {"a": [0.1, 0.2, 0.3], "b": [0.2, 0.1, 0.4]}
     (lambda: metrics.compare(OK, "ab"), TypeError, "`pairs` must be a non-empty sequence"),
     (lambda: metrics.compare(OK, []), TypeError, "`pairs` must be a non-empty sequence"),
     (lambda: metrics.compare(OK, [("a", "b", "c")]), TypeError, r"`pairs\[0\]` must be a pair"),
+    (lambda: metrics.compare(OK, ("a", "b")), TypeError, r"`pairs\[0\]` must be a pair.*\[\(a, b\)\]\); got str 'a'"),
     (lambda: metrics.compare(OK, [("a", "b"), ("a", "z")]), ValueError, r"`pairs\[1\]` names 'z'.*\['a', 'b'\]"),
     (lambda: metrics.compare(OK, [("a", "b")], z=0), ValueError, "`z` must be a finite number > 0"),
     (lambda: metrics.compare({"a": [0.1, 0.2], "b": [0.1]}, [("a", "b")]), ValueError, "same shape"),

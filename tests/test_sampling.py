@@ -63,6 +63,22 @@ def test_skip_seen_never_draws_a_seen_pair_and_follows_the_masked_weights():
             _within_binomial(draws[u], weights / weights.sum())
 
 
+def test_skip_seen_is_exact_when_most_redraws_fail():
+    """A user who has seen 90% of the mass: after the redraws about 0.9^16 ≈ 19% of the pairs are still seen and
+    take the exact masked draw, a few rows per batch (the cheap path)."""
+    rows = [(0, 0)] * 1 + [(u, 0) for u in range(1, 10)] + [(u, 1) for u in range(1, 10)] + [(9, 2), (9, 3)]
+    frame = pd.DataFrame(rows, columns=["user", "item"])  # counts: item 0 → 10, 1 → 9, 2 → 1, 3 → 1
+    sampler = models.NegativeSampler.popularity(frame, 10, 4, exponent=1.0, skip_seen=True)
+    users = jnp.zeros(100, jnp.int32)  # user 0 has seen item 0: mass 10/21
+    user = jnp.full(100, 1, jnp.int32)  # user 1 has seen items 0, 1: mass 19/21 ≈ 0.9
+    draw = jax.jit(jax.vmap(sampler.sample, in_axes=(0, None)))
+    keys = jax.random.split(jax.random.key(4), 400)
+    for who, masked in ((users, np.array([0, 9, 1, 1.0])), (user, np.array([0, 0, 1, 1.0]))):
+        draws = np.asarray(draw(keys, who))
+        assert not np.isin(draws, np.flatnonzero(masked == 0)).any()
+        _within_binomial(draws, masked / masked.sum())
+
+
 def test_uniform_sampler_and_bpr_loss_keep_the_old_draw_bit_for_bit():
     key = jax.random.key(3)
     users = jnp.array([0, 1, 2, 3, 4, 5, 0, 1])

@@ -72,7 +72,8 @@ def compare(values: Mapping, pairs: Sequence, *, groups=None, sqrt: bool = False
     rows = {}
     for k, pair in enumerate(pairs):
         if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise TypeError(f"`pairs[{k}]` must be a pair (a, b) of model names; got {describe(pair)}.")
+            raise TypeError(f"`pairs[{k}]` must be a pair (a, b) of model names (one pair is passed as "
+                            f"[(a, b)]); got {describe(pair)}.")
         for name in pair:
             if name not in values:
                 raise ValueError(f"`pairs[{k}]` names {name!r}, which is not in `values`; "

@@ -9,6 +9,13 @@ Each follows the model protocol of :mod:`recsys_lite.models`:
 ``score(batch)`` (B,) and ``scores({"user": (B,)})`` (B, n_items), jittable,
 inputs checked. Vectors are rows: x_u is row u of X.
 
+They hold dense (n_items, n_items) or (n_users, n_items) arrays and fit with
+dense linear algebra: EASE costs O(n_items³) (one inverse), item-kNN
+O(n_users · n_items²), an ALS iteration O(n_users · n_items · K²) plus
+(n_users + n_items) K × K solves. On MovieLens-100K (943 × 1682) each fit
+takes seconds at most on two CPU cores; a catalogue of tens of thousands of
+items needs the sparse versions of these algorithms.
+
 - :class:`ItemKNN`: s_u = x_u S, S the top-k cosine similarities between item columns {Sarwar et al. 2001};
 - :class:`EASE`: s_u = x_u B, B the ridge regression of X on itself with a zero diagonal {Steck 2019};
 - :class:`ImplicitALS`: s_ui = x_u y_iᵀ, confidence-weighted factorisation by alternating least squares

@@ -176,10 +176,13 @@ def bpr_loss(model: BiasedMF, batch, key, *, reg: float = 0.0, negatives: Negati
     """BPR: −mean log σ(s_ui − s_uj) + λ/2 · mean(‖p_u‖² + ‖q_i‖² + ‖q_j‖²), one negative j per pair.
 
     ``batch``: ``user``, ``item`` (m,) observed pairs. ``negatives=None``: j
-    uniform, ``jax.random.randint(key, (m,), 0, n_items)`` (it may, rarely, be
-    an item the user has seen: the usual approximation); a
-    :class:`~recsys_lite.models.NegativeSampler` draws j from ``key`` by its
-    own rule instead (e.g. in proportion to popularity, seen items skipped).
+    uniform, ``jax.random.randint(key, (m,), 0, n_items)``; j may be an item
+    the user has seen, as often as the user's seen share of the catalogue
+    (large for a heavy user), and is then a false negative: the usual
+    approximation. A :class:`~recsys_lite.models.NegativeSampler` draws j
+    from ``key`` by its own rule instead, e.g.
+    ``NegativeSampler.popularity(train, n_users, n_items, skip_seen=True)``:
+    in proportion to popularity, never a seen item.
     Raises ``TypeError``/``ValueError`` for a bad key, a batch without those keys, a negative
     ``reg``, bad ids, or ``negatives`` that is not a sampler for the model's items and users.
     """
@@ -286,6 +289,10 @@ def bce_loss(model, batch, key, *, n_negatives: int = 4, reg: float = 0.0) -> ja
     """Binary cross-entropy on each observed pair (label 1) and ``n_negatives`` uniform items (label 0).
 
     J = −1/m Σ [log σ(s_ui) + Σ_j log(1 − σ(s_uj))] / (1 + n_negatives) + ½λ‖θ‖².
+
+    A uniform item may be one the user has seen (as often as the user's seen
+    share of the catalogue) and is then labelled 0 all the same: the usual
+    approximation.
 
     Raises ``TypeError``/``ValueError`` for a bad key, a batch without ``user`` and ``item``,
     an ``n_negatives`` that is not a positive integer, a negative ``reg``, or bad ids.

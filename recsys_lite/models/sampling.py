@@ -1,14 +1,17 @@
 """Negative items for pairwise losses (BPR): uniform, or in proportion to popularity with seen items skipped.
 
 A pairwise loss compares an observed pair (u, i) with a negative item j.
-Which j it sees decides what it learns: a uniform j is almost always an
-obscure film, easy to rank below i; a popular j is a hard negative that the
-model must learn to separate from i by the user's taste, not by popularity.
+Which j it sees decides what it learns: most of a catalogue is its long
+tail, so a uniform j is usually a little-known film, easy to rank below i
+by popularity alone; a popular j is a hard negative that the model must
+separate from i by the user's taste.
 :class:`NegativeSampler` holds the distribution; :func:`recsys_lite.models.bpr_loss`
 takes it as ``negatives=``.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +22,9 @@ from recsys_lite._checks import check_columns, check_flag, check_ids, check_key,
 from recsys_lite._pytree import pytree_dataclass
 
 __all__ = ["NegativeSampler"]
+
+TRIES = 16  # redraws from w before the exact masked draw
+FEW = 64    # rows the exact draw handles cheaply; more fall back to the whole batch
 
 
 @pytree_dataclass(static=("n_items", "kind", "skip_seen"))
@@ -34,12 +40,13 @@ class NegativeSampler:
       this is the item of a random training interaction, as `implicit`'s BPR
       draws it; exponent 0 is uniform over the items with interactions,
       0.75 word2vec's compromise. With ``skip_seen`` a draw that is an item
-      the user has seen is redrawn until it is not: the result has
-      P(j | u) = w_j [j unseen by u] / Σ_k w_k [k unseen by u], which is
-      drawn exactly, with one uniform number per user, by inverting the
-      cumulative sum of the user's masked weights (no loop of retries, so it
-      runs inside ``jax.jit`` at a fixed cost of O(n_items) per user). A user
-      with no unseen item of positive weight gets a draw from w unmasked.
+      the user has seen is redrawn until it is not, so that
+      P(j | u) = w_j [j unseen by u] / Σ_k w_k [k unseen by u]. Inside
+      ``jax.jit`` (no open-ended loop): up to ``TRIES`` = 16 draws from w, then, for
+      the pairs still seen, one exact draw from the user's masked weights
+      (inverting their cumulative sum); the result has exactly that
+      distribution. A user with no unseen item of positive weight gets a
+      draw from w unmasked.
     """
 
     weights: jax.Array  # w: (n_items,) float32
@@ -94,16 +101,50 @@ class NegativeSampler:
         users = jnp.asarray(users)
         if self.kind == "uniform":
             return jax.random.randint(key, users.shape, 0, self.n_items)
-        r = jax.random.uniform(key, users.shape)
-        if not self.skip_seen:
-            cdf = jnp.cumsum(self.weights)
-            return jnp.minimum(jnp.searchsorted(cdf, r * cdf[-1], side="right"), self.n_items - 1)
-        masked = jnp.where(self.seen[users], 0.0, self.weights)                # (..., n_items)
-        masked = jnp.where(jnp.sum(masked, -1, keepdims=True) > 0, masked, self.weights)
-        cdf = jnp.cumsum(masked, axis=-1)
-        flat_cdf, flat_r = cdf.reshape(-1, self.n_items), (r * cdf[..., -1]).reshape(-1)
-        j = jax.vmap(lambda c, v: jnp.searchsorted(c, v, side="right"))(flat_cdf, flat_r)
-        return jnp.minimum(j, self.n_items - 1).reshape(users.shape)
+        return _draw(self.weights, self.seen, key, users.reshape(-1), self.skip_seen).reshape(users.shape)
+
+
+@partial(jax.jit, static_argnames="skip_seen")
+def _draw(weights, seen, key, users, skip_seen: bool) -> jax.Array:
+    """(B,) users → (B,) items, j ~ w, redrawn while (u, j) is seen when ``skip_seen`` (one compilation per shape).
+
+    Up to TRIES redraws from w; an accepted redraw is distributed as w restricted to the unseen items. The
+    pairs still seen after them (a user who has seen most of the popular items) get the exact draw from
+    their masked weights: cheaply for at most FEW rows, for the whole batch in the rare case of more.
+    """
+    n_items = weights.shape[0]
+    cdf = jnp.cumsum(weights)
+
+    def draw(k):  # j ~ w by inverting the cumulative weights: P(j) = w_j / Σ w
+        r = jax.random.uniform(k, users.shape) * cdf[-1]
+        return jnp.minimum(jnp.searchsorted(cdf, r, side="right"), n_items - 1)
+
+    j = draw(key)
+    if not skip_seen:
+        return j
+    j = jax.lax.fori_loop(1, TRIES, lambda t, j: jnp.where(seen[users, j], draw(jax.random.fold_in(key, t)), j), j)
+    bad = seen[users, j]
+    fix_key = jax.random.fold_in(key, TRIES)
+    few = min(FEW, users.shape[0])
+
+    def fix_few(j):
+        rows = jnp.nonzero(bad, size=few, fill_value=0)[0]
+        return j.at[rows].set(jnp.where(bad[rows], _masked_draw(weights, seen, fix_key, users[rows]), j[rows]))
+
+    def fix_all(j):
+        return jnp.where(bad, _masked_draw(weights, seen, fix_key, users), j)
+
+    return jax.lax.cond(jnp.any(bad), lambda j: jax.lax.cond(jnp.sum(bad) > few, fix_all, fix_few, j), lambda j: j, j)
+
+
+def _masked_draw(weights, seen, key, users) -> jax.Array:
+    """(B,) users → (B,) items with P(j | u) ∝ w_j over u's unseen items (w unmasked if they have no mass)."""
+    masked = jnp.where(seen[users], 0.0, weights)                            # (B, n_items)
+    masked = jnp.where(jnp.sum(masked, -1, keepdims=True) > 0, masked, weights)
+    cdf = jnp.cumsum(masked, axis=-1)
+    r = jax.random.uniform(key, users.shape) * cdf[:, -1]
+    j = jax.vmap(lambda c, v: jnp.searchsorted(c, v, side="right"))(cdf, r)
+    return jnp.minimum(j, weights.shape[0] - 1)
 
 
 def check_sampler(name: str, sampler, n_users: int, n_items: int) -> None:
