@@ -5,8 +5,13 @@ users as the unit of resampling (the bootstrap): draw n users with
 replacement, recompute both statistics on that sample, repeat B times; the
 standard deviation of the B differences is the difference's standard error
 (s.e.). :func:`bootstrap_difference` gives the difference and its s.e.,
-:func:`bootstrap_se` one model's s.e., and :meth:`Difference.direction` the
-verdict: a difference counts only beyond z = 2 standard errors.
+:func:`bootstrap_se` one model's s.e., :func:`bootstrap_interval` one
+model's percentile interval, and :meth:`Difference.direction` (or
+:meth:`Difference.verdict`, in words) the verdict: a difference counts only
+beyond z = 2 standard errors, i.e. when 0 lies outside
+:meth:`Difference.interval`. With the same rows and ``seed`` all of them
+draw the same resamples. The tables of :mod:`~recsys_lite.metrics.compare`
+put these together for several models.
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ from recsys_lite._checks import (
     check_int_in_range,
     check_ndim,
     check_nonempty,
+    check_number,
+    check_positive,
     check_same_shape,
     check_size,
+    check_str,
 )
 
-__all__ = ["Difference", "bootstrap_difference", "bootstrap_se"]
+__all__ = ["Difference", "bootstrap_difference", "bootstrap_se", "bootstrap_interval"]
 
 
 class Difference(NamedTuple):
@@ -41,6 +49,27 @@ class Difference(NamedTuple):
         if abs(self.estimate) >= z * self.se and self.estimate != 0:
             return 1 if self.estimate > 0 else -1
         return 0
+
+    def interval(self, z: float = 2.0) -> tuple[float, float]:
+        """(estimate − z·s.e., estimate + z·s.e.): :meth:`direction` is 0 exactly when 0 lies strictly inside it.
+
+        Raises ``TypeError``/``ValueError`` unless ``z`` is a finite number > 0.
+        """
+        check_positive("z", z)
+        return float(self.estimate - z * self.se), float(self.estimate + z * self.se)
+
+    def verdict(self, above: str = "above", same: str = "within noise of", below: str = "below", *,
+                z: float = 2.0) -> str:
+        """The words for :meth:`direction`: ``above`` for +1, ``same`` for 0, ``below`` for −1.
+
+        For a sentence computed, not typed: ``f"MF is {d.verdict('better than', 'level with', 'worse than')}
+        popularity"``. Raises ``TypeError`` for words that are not strings or a ``z`` that is not a
+        number, ``ValueError`` for ``z`` ≤ 0.
+        """
+        for name, word in (("above", above), ("same", same), ("below", below)):
+            check_str(name, word)
+        check_positive("z", z)
+        return {1: above, 0: same, -1: below}[self.direction(z)]
 
 
 def _group_sums(name: str, values, groups) -> tuple[np.ndarray, np.ndarray]:
@@ -117,14 +146,49 @@ def bootstrap_difference(a, b, *, groups=None, paired: bool = True, sqrt: bool =
     return Difference(float(estimate), float(np.std(boot)))
 
 
+def _bootstrap_statistics(values, groups, sqrt, resamples, seed) -> tuple[float, np.ndarray]:
+    """The statistic on the data and its (resamples,) bootstrap replicates (the draws of bootstrap_difference)."""
+    resamples = _check_bootstrap(sqrt, resamples, seed)
+    sums, sizes = _group_sums("values", values, groups)
+    weights = _resampling_weights(len(sums), resamples, np.random.default_rng(seed))
+    finish = np.sqrt if sqrt else (lambda x: x)
+    return float(finish(sums.sum() / sizes.sum())), finish(weights @ sums / (weights @ sizes))
+
+
 def bootstrap_se(values, *, groups=None, sqrt: bool = False, resamples: int = 200, seed: int = 0) -> float:
     """The standard error of one statistic (the mean of ``values``, or its square root) from resampling users.
 
     Arguments and errors as in :func:`bootstrap_difference`; with the same
     ``seed`` and the same rows, the two draw the same resamples.
     """
-    resamples = _check_bootstrap(sqrt, resamples, seed)
-    sums, sizes = _group_sums("values", values, groups)
-    weights = _resampling_weights(len(sums), resamples, np.random.default_rng(seed))
-    boot = weights @ sums / (weights @ sizes)
-    return float(np.std(np.sqrt(boot) if sqrt else boot))
+    return float(np.std(_bootstrap_statistics(values, groups, sqrt, resamples, seed)[1]))
+
+
+def bootstrap_interval(values, *, groups=None, sqrt: bool = False, level: float = 0.95, resamples: int = 1000,
+                       seed: int = 0) -> tuple[float, float]:
+    """The bootstrap percentile interval of one statistic (the mean of ``values``, or its square root).
+
+    The B resampled statistics θ*_1 … θ*_B are drawn as in :func:`bootstrap_se`
+    (the same resamples for the same rows and ``seed``); the interval is
+    (the (1 − level)/2 quantile, the (1 + level)/2 quantile) of them, numpy's
+    linear interpolation between order statistics.
+
+    Args:
+        values: (m,) per-row values (e.g. :func:`per_user` NDCG@10, or squared errors).
+        groups: (m,) integer user ids of the rows; ``None``: one row per user.
+        sqrt: the interval of √mean (RMSE from squared errors).
+        level: the coverage, in (0, 1); 0.95 by default.
+        resamples: B; seed: numpy's ``default_rng`` seed.
+
+    Returns:
+        ``(low, high)`` as floats.
+
+    Raises:
+        ``TypeError``/``ValueError`` as :func:`bootstrap_difference`, and for a ``level`` not in (0, 1).
+    """
+    check_number("level", level)
+    if not 0.0 < float(level) < 1.0:
+        raise ValueError(f"`level` must be in (0, 1), the coverage of the interval, e.g. 0.95; got {level!r}.")
+    _, boot = _bootstrap_statistics(values, groups, sqrt, resamples, seed)
+    low, high = np.percentile(boot, [50.0 * (1.0 - level), 50.0 * (1.0 + level)])
+    return float(low), float(high)

@@ -39,8 +39,12 @@ names, each taking ONE batch mapping::
 
 - :mod:`~recsys_lite.models.baselines` (chapter 1): global mean, user + item
   biases, popularity, random;
+- :mod:`~recsys_lite.models.classical` (chapters 1 and 5): the strong classical
+  top-N baselines, item-kNN, EASE and implicit ALS;
 - :mod:`~recsys_lite.models.factorization` (chapters 4–5): content MLP,
   biased MF, NeuMF, and their losses;
+- :mod:`~recsys_lite.models.sampling` (chapter 5): negative items for BPR,
+  uniform or in proportion to popularity with seen items skipped;
 - :mod:`~recsys_lite.models.sequential` (chapters 6–7): Caser and GRU4Rec;
 - :mod:`~recsys_lite.models.hybrid` (chapter 8): the complete recommender;
 - :mod:`~recsys_lite.models.serving`: save/load as ``.npz``, and ``Recommender``.
@@ -48,13 +52,17 @@ names, each taking ONE batch mapping::
 
 from recsys_lite.models.baselines import *  # noqa: F401,F403
 from recsys_lite.models.baselines import __all__ as _baselines
+from recsys_lite.models.classical import *  # noqa: F401,F403
+from recsys_lite.models.classical import __all__ as _classical
 from recsys_lite.models.factorization import *  # noqa: F401,F403
 from recsys_lite.models.factorization import __all__ as _factorization
 from recsys_lite.models.hybrid import *  # noqa: F401,F403
 from recsys_lite.models.hybrid import __all__ as _hybrid
+from recsys_lite.models.sampling import *  # noqa: F401,F403
+from recsys_lite.models.sampling import __all__ as _sampling
 from recsys_lite.models.sequential import *  # noqa: F401,F403
 from recsys_lite.models.sequential import __all__ as _sequential
 from recsys_lite.models.serving import *  # noqa: F401,F403
 from recsys_lite.models.serving import __all__ as _serving
 
-__all__ = [*_baselines, *_factorization, *_sequential, *_hybrid, *_serving]
+__all__ = [*_baselines, *_classical, *_factorization, *_sampling, *_sequential, *_hybrid, *_serving]

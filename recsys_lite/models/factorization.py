@@ -28,6 +28,7 @@ from recsys_lite._checks import (
     is_traced,
 )
 from recsys_lite._pytree import pytree_dataclass
+from recsys_lite.models.sampling import NegativeSampler, check_sampler
 
 __all__ = ["ContentModel", "BiasedMF", "NeuMF", "rating_loss", "bpr_loss", "softmax_loss", "bce_loss"]
 
@@ -171,18 +172,28 @@ def rating_loss(model: BiasedMF, batch, key=None, *, reg: float = 0.0) -> jax.Ar
     return 0.5 * jnp.mean(err ** 2) + 0.5 * reg * jnp.mean(penalty)
 
 
-def bpr_loss(model: BiasedMF, batch, key, *, reg: float = 0.0) -> jax.Array:
-    """BPR: −mean log σ(s_ui − s_uj) + λ/2 · mean(‖p_u‖² + ‖q_i‖² + ‖q_j‖²), j drawn uniformly.
+def bpr_loss(model: BiasedMF, batch, key, *, reg: float = 0.0, negatives: NegativeSampler | None = None) -> jax.Array:
+    """BPR: −mean log σ(s_ui − s_uj) + λ/2 · mean(‖p_u‖² + ‖q_i‖² + ‖q_j‖²), one negative j per pair.
 
-    ``batch``: ``user``, ``item`` (m,) observed pairs; one negative j per pair
-    from ``key`` (it may, rarely, be an item the user has seen: the usual
-    approximation). Raises ``TypeError``/``ValueError`` for a bad key, a batch without
-    those keys, a negative ``reg`` or bad ids.
+    ``batch``: ``user``, ``item`` (m,) observed pairs. ``negatives=None``: j
+    uniform, ``jax.random.randint(key, (m,), 0, n_items)``; j may be an item
+    the user has seen, as often as the user's seen share of the catalogue
+    (large for a heavy user), and is then a false negative: the usual
+    approximation. A :class:`~recsys_lite.models.NegativeSampler` draws j
+    from ``key`` by its own rule instead, e.g.
+    ``NegativeSampler.popularity(train, n_users, n_items, skip_seen=True)``:
+    in proportion to popularity, never a seen item.
+    Raises ``TypeError``/``ValueError`` for a bad key, a batch without those keys, a negative
+    ``reg``, bad ids, or ``negatives`` that is not a sampler for the model's items and users.
     """
     u, i = check_batch_ids(batch, {"user": model.n_users, "item": model.n_items})
     check_key("key", key)
     check_positive("reg", reg, allow_zero=True)
-    j = jax.random.randint(key, i.shape, 0, model.n_items)
+    if negatives is None:
+        j = jax.random.randint(key, i.shape, 0, model.n_items)
+    else:
+        check_sampler("negatives", negatives, model.n_users, model.n_items)
+        j = negatives.sample(key, u)
     p, q_i, q_j = model.user_embedding(u), model.item_embedding(i), model.item_embedding(j)
     diff = jnp.sum(p * (q_i - q_j), -1) + model.item_bias[i] - model.item_bias[j]
     penalty = jnp.sum(p * p, -1) + jnp.sum(q_i * q_i, -1) + jnp.sum(q_j * q_j, -1)
@@ -278,6 +289,10 @@ def bce_loss(model, batch, key, *, n_negatives: int = 4, reg: float = 0.0) -> ja
     """Binary cross-entropy on each observed pair (label 1) and ``n_negatives`` uniform items (label 0).
 
     J = −1/m Σ [log σ(s_ui) + Σ_j log(1 − σ(s_uj))] / (1 + n_negatives) + ½λ‖θ‖².
+
+    A uniform item may be one the user has seen (as often as the user's seen
+    share of the catalogue) and is then labelled 0 all the same: the usual
+    approximation.
 
     Raises ``TypeError``/``ValueError`` for a bad key, a batch without ``user`` and ``item``,
     an ``n_negatives`` that is not a positive integer, a negative ``reg``, or bad ids.
