@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -112,6 +113,8 @@ def _child() -> dict:
     out["row_padding_max"] = float(np.max(np.abs(np.asarray(_user_table(trained_rows))[N_USERS:])))
     out["row_sharded"] = _unpadded(_leaves(trained_rows), model)
 
+    out.update(_lookups(mesh))
+
     for name, call in [("batch_error", lambda: parallel.shard_batch({"user": np.zeros(100, np.int32)}, mesh)),
                        ("rows_error", lambda: parallel.shard_rows(np.zeros((N_USERS, DIM)), mesh))]:
         try:
@@ -119,6 +122,36 @@ def _child() -> dict:
             out[name] = None
         except ValueError as error:
             out[name] = str(error)
+    return out
+
+
+def _lookups(mesh) -> dict:
+    """In the 8-device process: the shard_map look-up against table[ids], values, gradients and collectives."""
+    rng = np.random.default_rng(1)
+    table = parallel.shard_rows(jnp.asarray(rng.standard_normal((64, 4)), jnp.float32), mesh)
+    dense = np.asarray(table)
+    ids = rng.integers(0, 64, 32).astype(np.int32)
+    weights = jnp.asarray(rng.standard_normal((32, 4)), jnp.float32)
+    out = {}
+    for mode, ids_sharded, placed in [("sharded", True, parallel.shard_batch({"i": ids}, mesh)["i"]),
+                                      ("replicated", False, parallel.replicate(ids, mesh))]:
+        lookup = jax.jit(partial(parallel.sharded_lookup, mesh=mesh, ids_sharded=ids_sharded))
+        got = lookup(table, placed)
+        out[f"lookup_{mode}_error"] = float(np.max(np.abs(np.asarray(got) - dense[ids])))
+        out[f"lookup_{mode}_spec"] = list(got.sharding.spec)
+        grad = jax.grad(lambda t, f=lookup, i=placed: jnp.sum(weights * f(t, i)))(table)
+        want = jax.grad(lambda t: jnp.sum(weights * t[ids]))(jnp.asarray(dense))
+        out[f"grad_{mode}_error"] = float(np.max(np.abs(np.asarray(grad) - np.asarray(want))))
+        out[f"grad_{mode}_spec"] = list(grad.sharding.spec)
+        hlo = lookup.lower(table, placed).compile().as_text()
+        out[f"collectives_{mode}"] = [(c["operation"], c["bytes"]) for c in parallel.hlo_collectives(hlo)]
+    plain = jax.jit(lambda t, i: t[i]).lower(table, parallel.shard_batch({"i": ids}, mesh)["i"]).compile().as_text()
+    out["collectives_plain"] = sorted(c["operation"] for c in parallel.hlo_collectives(plain))
+    with tempfile.TemporaryDirectory() as folder:
+        parallel.save_checkpoint(Path(folder) / "t", {"table": table})
+        restored = parallel.restore_checkpoint(Path(folder) / "t", {"table": parallel.replicate(dense, mesh)})
+        out["restored_spec"] = list(restored["table"].sharding.spec)
+        out["restored_equal"] = bool(np.array_equal(np.asarray(restored["table"]), dense))
     return out
 
 
@@ -260,3 +293,105 @@ def test_the_step_is_a_gradient_step_and_takes_optax_unchanged():
         theirs, theirs_state = reference(theirs, theirs_state, batch)
     for got, want in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs)):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-7)
+
+
+def test_the_sharded_lookup_equals_the_dense_one_and_so_does_its_gradient(eight_devices):
+    for mode, spec in [("sharded", ["data"]), ("replicated", [])]:
+        assert eight_devices[f"lookup_{mode}_error"] == 0.0, mode  # one non-zero term per sum: exact
+        assert eight_devices[f"lookup_{mode}_spec"] == spec, mode
+        assert eight_devices[f"grad_{mode}_error"] < 1e-6, mode
+        assert eight_devices[f"grad_{mode}_spec"] == ["data"], mode  # the gradient stays split by rows
+
+
+def test_the_sharded_lookup_communicates_what_it_says(eight_devices):
+    # 32 ids over 8 devices: all-gather the ids (32 int32 = 128 bytes), reduce-scatter (32, 4) float32 to (4, 4).
+    assert sorted(eight_devices["collectives_sharded"]) == [["all-gather", 128], ["reduce-scatter", 64]]
+    assert eight_devices["collectives_replicated"] == [["all-reduce", 512]]  # psum of (32, 4) float32
+    assert "all-reduce" in eight_devices["collectives_plain"]
+
+
+def test_orbax_restores_a_row_split_table_into_another_sharding(eight_devices):
+    assert eight_devices["restored_equal"] is True and eight_devices["restored_spec"] == []
+
+
+def test_epoch_shard_splits_a_shared_permutation_between_processes():
+    shares = [parallel.epoch_shard(100, 16, epoch=3, seed=7, process_index=p, process_count=4) for p in range(4)]
+    assert all(s.shape == (6, 4) for s in shares)
+    together = np.concatenate(shares, axis=1)  # step s: the global batch, in process order
+    np.testing.assert_array_equal(together.ravel(), np.random.default_rng([7, 3]).permutation(100)[:96])
+    np.testing.assert_array_equal(together, parallel.epoch_shard(100, 16, epoch=3, seed=7))  # one process reads it all
+    assert len(np.unique(together)) == 96
+    other = parallel.epoch_shard(100, 16, epoch=4, seed=7)
+    assert not np.array_equal(other, together)
+    with pytest.raises(ValueError, match="process_index"):
+        parallel.epoch_shard(100, 16, epoch=0, seed=0, process_index=4, process_count=4)
+    with pytest.raises(ValueError, match="batch_size"):
+        parallel.epoch_shard(100, 10, epoch=0, seed=0, process_count=4)
+    with pytest.raises(ValueError, match="epoch"):
+        parallel.epoch_shard(100, 16, epoch=-1, seed=0)
+
+
+def test_checkpoints_round_trip_and_refuse_bad_paths(tmp_path):
+    tree = {"a": jnp.arange(6.0).reshape(3, 2), "b": jnp.int32(4)}
+    parallel.save_checkpoint(tmp_path / "c", tree)
+    back = parallel.restore_checkpoint(tmp_path / "c", tree)
+    for key in tree:
+        np.testing.assert_array_equal(np.asarray(back[key]), np.asarray(tree[key]))
+    with pytest.raises(FileExistsError, match="path"):
+        parallel.save_checkpoint(tmp_path / "c", tree)
+    with pytest.raises(FileNotFoundError, match="path"):
+        parallel.restore_checkpoint(tmp_path / "missing", tree)
+    with pytest.raises(TypeError, match="path"):
+        parallel.save_checkpoint(3, tree)
+    with pytest.raises(TypeError, match=r"tree\['a'\]"):
+        parallel.save_checkpoint(tmp_path / "d", {"a": np.zeros(3)})
+
+
+def test_the_cost_formulas_and_the_hlo_reader():
+    assert parallel.ring_all_reduce_bytes(800, 8) == 1400.0
+    assert parallel.ring_all_reduce_bytes(800, 1) == 0.0
+    cost = parallel.lookup_bytes(32, 4, 8)
+    assert cost["gather ids + reduce-scatter rows"] == 7 / 8 * (32 * 4 + 32 * 4 * 4)
+    assert cost["all-to-all (ideal)"] == 7 / 8 * 4 * (4 + 16)
+    text = ("%x = f32[32,4]{1,0} all-reduce(%a), channel_id=1\n"
+            "%y = (f32[3]{0}, s32[2,2]{1,0}) all-reduce-start(%b, %c)\n%z = f32[8] add(%p, %q)")
+    assert parallel.hlo_collectives(text) == [
+        {"operation": "all-reduce", "shapes": ["f32[32,4]"], "bytes": 512},
+        {"operation": "all-reduce", "shapes": ["f32[3]", "s32[2,2]"], "bytes": 28}]
+    with pytest.raises(TypeError, match="hlo_text"):
+        parallel.hlo_collectives(None)
+    with pytest.raises(ValueError, match="n_devices"):
+        parallel.ring_all_reduce_bytes(8, 0)
+
+
+def test_the_lookup_refuses_bad_input():
+    mesh = parallel.make_mesh(1)
+    table = jnp.zeros((4, 2))
+    with pytest.raises(TypeError, match="ids"):
+        parallel.sharded_lookup(table, jnp.zeros(2), mesh)
+    with pytest.raises(ValueError, match="ids"):
+        parallel.sharded_lookup(table, jnp.zeros((2, 2), jnp.int32), mesh)
+    with pytest.raises(ValueError, match="table"):
+        parallel.sharded_lookup(jnp.zeros((2, 2, 2)), jnp.zeros(2, jnp.int32), mesh)
+    with pytest.raises(ValueError, match="axis"):
+        parallel.sharded_lookup(table, jnp.zeros(2, jnp.int32), mesh, axis="model")
+    with pytest.raises(TypeError, match="ids_sharded"):
+        parallel.sharded_lookup(table, jnp.zeros(2, jnp.int32), mesh, ids_sharded=1)
+    np.testing.assert_array_equal(parallel.sharded_lookup(jnp.arange(8.0).reshape(4, 2), jnp.array([3, 0]), mesh),
+                                  [[6.0, 7.0], [0.0, 1.0]])
+
+
+def test_donation_lets_the_step_reuse_the_parameter_buffers():
+    model, optimizer, _, batches = _problem()
+    loss_fn = partial(models.rating_loss, reg=0.05)
+    state = optimizer.init(model)
+    memory = {donate: parallel.data_parallel_step(loss_fn, optimizer, donate=donate)
+              .lower(model, state, batches[0], jax.random.key(0)).compile().memory_analysis()
+              for donate in (False, True)}
+    if memory[True] is None:
+        pytest.skip("this backend reports no memory analysis")
+    param_bytes = sum(np.asarray(x).nbytes for x in jax.tree.leaves((model, state)))
+    assert memory[False].alias_size_in_bytes == 0
+    assert memory[True].alias_size_in_bytes == param_bytes
+    with pytest.raises(TypeError, match="donate"):
+        parallel.data_parallel_step(loss_fn, optimizer, donate="yes")

@@ -45,10 +45,12 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from recsys_lite._checks import as_array, check_optimizer, check_size, check_str, describe
+from recsys_lite._checks import as_array, check_flag, check_optimizer, check_size, check_str, describe
 from recsys_lite.train import make_step
 
-__all__ = ["make_mesh", "shard_batch", "replicate", "pad_rows", "shard_rows", "init_optimizer", "data_parallel_step"]
+__all__ = ["make_mesh", "shard_batch", "replicate", "pad_rows", "shard_rows", "init_optimizer", "data_parallel_step",
+           "sharded_lookup", "epoch_shard", "save_checkpoint", "restore_checkpoint",
+           "hlo_collectives", "ring_all_reduce_bytes", "lookup_bytes"]
 
 
 def make_mesh(n_devices: int | None = None, axis: str = "data") -> Mesh:
@@ -172,7 +174,7 @@ def init_optimizer(optimizer, model: Any, mesh: Mesh) -> Any:
     return jax.tree_util.tree_map(place, optimizer.init(model))
 
 
-def data_parallel_step(loss_fn: Callable, optimizer) -> Callable:
+def data_parallel_step(loss_fn: Callable, optimizer, *, donate: bool = False) -> Callable:
     """One jitted training step, for 1 device or many: ``jax.jit`` of :func:`recsys_lite.train.make_step`.
 
     ``step(model, opt_state, batch, key) -> (θ_{t+1}, s_{t+1}, J)`` is the step
@@ -180,5 +182,18 @@ def data_parallel_step(loss_fn: Callable, optimizer) -> Callable:
     Nothing in it mentions devices: the shardings of the inputs (a batch from
     :func:`shard_batch`, a model from :func:`replicate` or :func:`shard_rows`)
     tell the compiler where each piece runs and which sums need an all-reduce.
+
+    ``donate=True`` donates the model's and the optimizer state's buffers
+    (``donate_argnums=(0, 1)``): XLA may write θ_{t+1} and s_{t+1} over θ_t and
+    s_t instead of allocating a second copy, so the step needs parameters +
+    state once, not twice. The arrays passed in are then deleted: use only
+    what the step returns.
     """
-    return jax.jit(make_step(loss_fn, optimizer))
+    check_flag("donate", donate)
+    return jax.jit(make_step(loss_fn, optimizer), donate_argnums=(0, 1) if donate else ())
+
+
+from recsys_lite.parallel.checkpoint import restore_checkpoint, save_checkpoint  # noqa: E402
+from recsys_lite.parallel.cost import hlo_collectives, lookup_bytes, ring_all_reduce_bytes  # noqa: E402
+from recsys_lite.parallel.lookup import sharded_lookup  # noqa: E402
+from recsys_lite.parallel.pipeline import epoch_shard  # noqa: E402
