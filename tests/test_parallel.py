@@ -308,6 +308,11 @@ def test_the_sharded_lookup_communicates_what_it_says(eight_devices):
     assert sorted(eight_devices["collectives_sharded"]) == [["all-gather", 128], ["reduce-scatter", 64]]
     assert eight_devices["collectives_replicated"] == [["all-reduce", 512]]  # psum of (32, 4) float32
     assert "all-reduce" in eight_devices["collectives_plain"]
+    # lookup_bytes against the compiled program: a ring all-gather sends (D−1)/D of its result, a reduce-scatter
+    # (D−1)/D of its input (D times its result)
+    got = dict(eight_devices["collectives_sharded"])
+    sent = (N_DEVICES - 1) / N_DEVICES * (got["all-gather"] + N_DEVICES * got["reduce-scatter"])
+    assert parallel.lookup_bytes(32, 4, N_DEVICES)["gather ids + reduce-scatter rows"] == pytest.approx(sent, rel=1e-12)
 
 
 def test_orbax_restores_a_row_split_table_into_another_sharding(eight_devices):
@@ -345,6 +350,34 @@ def test_checkpoints_round_trip_and_refuse_bad_paths(tmp_path):
         parallel.save_checkpoint(3, tree)
     with pytest.raises(TypeError, match=r"tree\['a'\]"):
         parallel.save_checkpoint(tmp_path / "d", {"a": np.zeros(3)})
+
+
+def _ring_all_reduce(parts: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+    """A ring all-reduce simulated in numpy: D devices, each vector cut in D chunks; returns sums and bytes sent."""
+    d = len(parts)
+    chunks = [list(np.array_split(p.astype(np.float32), d)) for p in parts]
+    sent = [0] * d
+    for hop in range(d - 1):  # reduce-scatter: device i sends chunk (i − hop) to device i + 1, which adds it
+        messages = [(i, (i - hop) % d, chunks[i][(i - hop) % d].copy()) for i in range(d)]
+        for i, c, chunk in messages:
+            chunks[(i + 1) % d][c] = chunks[(i + 1) % d][c] + chunk
+            sent[i] += chunk.nbytes
+    for hop in range(d - 1):  # all-gather: device i passes on the finished chunk (i + 1 − hop)
+        messages = [(i, (i + 1 - hop) % d, chunks[i][(i + 1 - hop) % d].copy()) for i in range(d)]
+        for i, c, chunk in messages:
+            chunks[(i + 1) % d][c] = chunk
+            sent[i] += chunk.nbytes
+    return [np.concatenate(c) for c in chunks], sent
+
+
+@pytest.mark.parametrize("d", [2, 3, 8])
+def test_ring_all_reduce_bytes_matches_a_simulated_ring(d):
+    rng = np.random.default_rng(d)
+    parts = [rng.standard_normal(48) for _ in range(d)]
+    sums, sent = _ring_all_reduce(parts)
+    for got in sums:  # every device ends with the sum
+        np.testing.assert_allclose(got, np.sum(parts, axis=0), rtol=1e-5, atol=1e-5)
+    assert sent == [parallel.ring_all_reduce_bytes(48 * 4, d)] * d
 
 
 def test_the_cost_formulas_and_the_hlo_reader():

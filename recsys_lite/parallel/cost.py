@@ -37,7 +37,10 @@ def hlo_collectives(hlo_text: Any) -> list[dict]:
     collective-permute; an asynchronous ``-start`` counts once), ``shapes``
     (the result's arrays, e.g. ``["f32[32,4]"]``: an all-reduce may carry many)
     and ``bytes``: Σ over those arrays of (number of elements × bytes per
-    element), the per-device size of the result.
+    element), the per-device size of the result. (On backends that run
+    collectives asynchronously, an ``all-gather-start`` or
+    ``collective-permute-start`` returns a tuple that holds its operand too,
+    and ``bytes`` then counts both; the CPU programs of this book have none.)
 
     Raises:
         TypeError: ``hlo_text`` not a string.

@@ -154,9 +154,13 @@ def worker(process_id: int, num_processes: int, port: int, checkpoint_dir: str) 
                                      for x, y in zip(jax.tree.leaves(restored), jax.tree.leaves(rows_model))
                                      for a, b in zip(x.addressable_shards, y.addressable_shards)))
     out["row_sharded"] = _full(rows_model)
+    # 8 ids per process, spread over the whole table and dealt out in turn: each process asks for rows others own.
+    n_ids = 8 * jax.process_count()
+    every_id = (np.arange(n_ids, dtype=np.int32) * max(table.shape[0] // n_ids, 1) + 1) % table.shape[0]
     ids = jax.make_array_from_process_local_data(
         jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data")),
-        np.arange(jax.process_index(), table.shape[0], jax.process_count(), dtype=np.int32)[:8])
+        every_id[jax.process_index()::jax.process_count()])
+    out["lookup_ids"] = every_id[jax.process_index()::jax.process_count()].tolist()
     looked_up = jax.jit(partial(sharded_lookup, mesh=mesh))(table, ids)
     out["lookup_max_error"] = float(np.max(np.abs(np.asarray(_full({"x": looked_up})["['x']"])
                                                   - np.asarray(out["row_sharded"][".user_embedding.table"])[
