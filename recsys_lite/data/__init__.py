@@ -8,7 +8,7 @@ user ``u`` in the files is ``u - 1`` here. Every function checks its input
 first and raises ``ValueError`` or ``TypeError`` naming the argument, what
 was received and what was expected.
 
-One module per concern, each importing only those above it in this list:
+One module per concern, each importing only those above it in this list (tests/test_data.py checks it):
 
 - :mod:`~recsys_lite.data.dataset`: the :class:`MovieLens` type, its genres, the rating tables' rules;
 - :mod:`~recsys_lite.data.files`: finding, downloading and checksumming the files;
