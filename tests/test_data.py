@@ -142,7 +142,7 @@ def test_imports_point_one_way():
     import pathlib
 
     package = pathlib.Path(data.__file__).parent
-    order = ["dataset", "files", "splits", "synthetic", "movielens", "sequences", "batching", "features"]
+    order = ["dataset", "files", "splits", "synthetic", "movielens", "order", "sequences", "batching", "features"]
     assert sorted(order) == sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__")
     for rank, name in enumerate(order):
         tree = ast.parse((package / f"{name}.py").read_text())

@@ -45,6 +45,8 @@ names, each taking ONE batch mapping::
   biased MF, NeuMF, and their losses;
 - :mod:`~recsys_lite.models.sampling` (chapter 5): negative items for BPR,
   uniform or in proportion to popularity with seen items skipped;
+- :mod:`~recsys_lite.models.markov` (chapters 6–7): the first-order Markov chain, the non-deep
+  "uses the last item" baseline of the sequence models;
 - :mod:`~recsys_lite.models.sequential` (chapters 6–7): Caser and GRU4Rec;
 - :mod:`~recsys_lite.models.hybrid` (chapter 8): the complete recommender;
 - :mod:`~recsys_lite.models.serving`: save/load as ``.npz``, and ``Recommender``.
@@ -58,6 +60,8 @@ from recsys_lite.models.factorization import *  # noqa: F401,F403
 from recsys_lite.models.factorization import __all__ as _factorization
 from recsys_lite.models.hybrid import *  # noqa: F401,F403
 from recsys_lite.models.hybrid import __all__ as _hybrid
+from recsys_lite.models.markov import *  # noqa: F401,F403
+from recsys_lite.models.markov import __all__ as _markov
 from recsys_lite.models.sampling import *  # noqa: F401,F403
 from recsys_lite.models.sampling import __all__ as _sampling
 from recsys_lite.models.sequential import *  # noqa: F401,F403
@@ -65,4 +69,4 @@ from recsys_lite.models.sequential import __all__ as _sequential
 from recsys_lite.models.serving import *  # noqa: F401,F403
 from recsys_lite.models.serving import __all__ as _serving
 
-__all__ = [*_baselines, *_classical, *_factorization, *_sampling, *_sequential, *_hybrid, *_serving]
+__all__ = [*_baselines, *_classical, *_factorization, *_sampling, *_markov, *_sequential, *_hybrid, *_serving]
