@@ -179,6 +179,23 @@ class Hybrid:
             q = q + mlp(item_features)
         return q
 
+    def content_vectors(self, item_features) -> jax.Array:
+        """MLP(x_i), the content part of o_i alone: (n_items, d_i) → (n_items, d).
+
+        The vector of a film that has no trained embedding yet (item cold start): a new film's score for
+        user u is r_u · MLP(x_i), with neither q_i nor the popularity bias c_i, which only ratings can train.
+
+        Raises ``ValueError`` for a model built with ``item_content=False`` (it has no content part), and
+        as :meth:`item_vectors` for bad ``item_features``.
+        """
+        if not self.item_content:
+            raise ValueError("this model has no item content (it was built with item_content=False), so it "
+                             "cannot place a film from its features alone.")
+        mlp = self.item_content["content"]
+        check_features("item_features", item_features, rows=self.n_items, width=mlp.sizes[0],
+                       meaning="one row of item features per item")
+        return mlp(item_features)
+
     def represent(self, batch, *, key=None) -> jax.Array:
         """r_u: batch ``user`` (B,) (optional), ``history`` (B, L), ``user_x`` (B, d_u) → (B, d). ``key``: dropout.
 

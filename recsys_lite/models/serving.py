@@ -5,7 +5,8 @@
 into a model of the same structure (the template ``like``) and says exactly what does not match.
 :class:`Recommender` bundles a trained :class:`~recsys_lite.models.hybrid.Hybrid` (any model with
 ``scores(batch, *, item_features)``) with what it serves from: each user's recent items, what they have
-already seen, the user and item features and item popularity.
+already seen, the user and item features and item popularity. :func:`history_attribution` measures
+how much each film of a user's history adds to a recommended film's score (leave-one-out attribution).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from recsys_lite._checks import (
     as_array,
+    check_batch,
     check_features,
     check_finite,
     check_history,
@@ -31,7 +33,7 @@ from recsys_lite._checks import (
     nonfinite_leaves,
 )
 
-__all__ = ["save_model", "load_model", "Recommender"]
+__all__ = ["save_model", "load_model", "Recommender", "history_attribution"]
 
 _META = "__recsys_lite__"
 
@@ -178,9 +180,11 @@ class Recommender:
     def recommend(self, user: int | None, k: int = 10, *, history=(), user_x=None) -> tuple[np.ndarray, np.ndarray]:
         """The top ``k`` unseen items for a user, best first: ``(items, scores)``.
 
-        The model scores a known user from their stored history, a new user from ``history`` (with the
-        average user). A new user with no history takes the cold-start path: standardised log-popularity
-        plus the standardised content-only score, so popular films lead and the user's features reorder them.
+        The model scores a known user from their stored history and embedding, a new user from ``history``
+        and their features ``user_x`` (the average user's when None), with the mean row of the user
+        embedding table in place of their own. A new user with no history takes the cold-start path:
+        standardised log-popularity plus the standardised model score, so popular films lead and the
+        user's features reorder them.
 
         Args:
             user: a known user id, or None for a new user.
@@ -251,3 +255,59 @@ def _score_one(model, batch, item_x):
 
 def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / (x.std() + 1e-12)
+
+
+def history_attribution(model, batch, items, *, item_features) -> jax.Array:
+    """Leave-one-out attribution: how much each history item adds to the score of each given item.
+
+    For row b with history h = (h_1, …, h_n, pad, …) (left-aligned, as the model reads it) and item i = items[b, k],
+
+        a[b, k, j] = s(i | h) − s(i | h without h_j)
+
+    where "h without h_j" drops position j, shifts the later items left and pads on the right (the window a user
+    who never rated h_j would have, given the same other films); s is ``model.scores`` (top-N score, no
+    dropout), everything else in the batch (user, features) unchanged. a > 0: the item scores higher because
+    h_j is there. Positions holding padding get 0. Costs one forward pass per position plus one for the
+    full window: B·(L + 1) rows.
+
+    Args:
+        model: a model with ``scores(batch, *, item_features)`` that reads ``batch["history"]``, e.g. a Hybrid.
+        batch: the model's batch, with ``history`` (B, L) item ids padded with n_items; other keys row-aligned.
+        items: (B, K) item ids whose scores are explained (e.g. each user's top K).
+        item_features: the model's item feature table, passed on.
+
+    Returns:
+        (B, K, L) float array.
+
+    Raises:
+        TypeError/ValueError: ``model`` without ``scores`` and ``n_items``; ``batch`` not a mapping with
+        ``history`` of (B, L) ids; ``items`` not (B, K) integer ids in range (when concrete); and the model's
+        own errors for the rest of the batch.
+    """
+    if not callable(getattr(model, "scores", None)) or not isinstance(getattr(model, "n_items", None), int):
+        raise TypeError(f"`model` must be a top-N model with `scores(batch, *, item_features)` and `n_items`, "
+                        f"e.g. a trained Hybrid; got {describe(model)}.")
+    check_batch("batch", batch, ["history"])
+    n_items = model.n_items
+    check_history("batch['history']", batch["history"], n_items)
+    history = jnp.asarray(batch["history"])
+    rows, steps = history.shape
+    items = check_ids("items", items, n_items, "items", ndim=2, meaning="(B, K) item ids, one row per history row")
+    if jnp.shape(items)[0] != rows:
+        raise ValueError(f"`items` must have one row per row of `batch['history']` ({rows}); got "
+                         f"{jnp.shape(items)[0]} rows.")
+    # position t of the history without position j: t < j keeps h_t, t ≥ j takes h_{t+1} (the last: padding)
+    t, j = np.arange(steps)[None, :], np.arange(steps)[:, None]
+    source = np.where(t < j, t, t + 1)                                           # (L, L): [j, t]
+    padded = jnp.concatenate([history, jnp.full((rows, 1), n_items, history.dtype)], axis=1)
+    removed = padded[:, source]                                                  # (B, L, L): [b, j, t]
+    variants = jnp.concatenate([history[:, None, :], removed], axis=1)           # (B, 1 + L, L)
+    repeated = {name: jnp.repeat(jnp.asarray(value), steps + 1, axis=0)
+                for name, value in batch.items() if name != "history"}
+    repeated["history"] = variants.reshape(rows * (steps + 1), steps)
+    scores = model.scores(repeated, item_features=item_features).reshape(rows, steps + 1, -1)
+    picked = jnp.take_along_axis(scores, jnp.asarray(items)[:, None, :], axis=2)  # (B, 1 + L, K)
+    attribution = picked[:, :1, :] - picked[:, 1:, :]                            # (B, L, K)
+    real = history < n_items                                                     # (B, L)
+    return jnp.where(real[:, :, None], attribution, 0.0).transpose(0, 2, 1)
+
