@@ -165,6 +165,33 @@ def test_recommend_for_new_users(recommender):
     assert 5 in few  # the successor rule, learned from other users' histories
 
 
+
+def test_recommend_for_a_new_user_by_features_matches_a_reference(recommender):
+    """The user_x path, rebuilt independently: the mean user embedding as the mean of every known user's r_u
+    (r_u is linear in p_u), then the blend standardised log-popularity + standardised score by hand."""
+    model, item_x = recommender.model, jnp.asarray(recommender.item_x)
+    x = np.asarray(recommender.user_x[7], np.float32) * 3.0 + 1.0  # features no known user has
+    empty = np.full((N_USERS, WINDOW), N_ITEMS, np.int32)
+    r_each = np.asarray(model.represent({"user": np.arange(N_USERS), "history": empty,
+                                         "user_x": np.tile(x, (N_USERS, 1))}), np.float64)
+    o = np.asarray(model.item_vectors(item_x), np.float64)
+    score = r_each.mean(axis=0) @ o.T + np.asarray(model.item_bias, np.float64)
+    log_pop = np.log1p(recommender.popularity.astype(np.float64))
+    blend = (log_pop - log_pop.mean()) / log_pop.std() + (score - score.mean()) / score.std()
+    items, scores = recommender.recommend(None, k=5, user_x=x)
+    np.testing.assert_array_equal(items, np.argsort(-blend, kind="stable")[:5])
+    rel = np.abs(scores - blend[items]).max() / np.abs(blend[items]).max()
+    assert rel < 1e-4, rel
+    # without user_x: the average user's features; with a history: the model's score alone, no blend
+    mean_items, _ = recommender.recommend(None, k=5, user_x=recommender.user_x.mean(axis=0))
+    np.testing.assert_array_equal(mean_items, recommender.recommend(None, k=5)[0])
+    hist = np.full(WINDOW, N_ITEMS, np.int32)
+    hist[:2] = [3, 4]
+    warm = np.array(model.scores({"history": hist[None], "user_x": x[None]}, item_features=item_x))[0]
+    warm[[3, 4]] = -np.inf
+    np.testing.assert_array_equal(recommender.recommend(None, k=5, history=[3, 4], user_x=x)[0],
+                                  np.argsort(-warm, kind="stable")[:5])
+
 def test_recommend_rejects_bad_requests(recommender):
     with pytest.raises(ValueError, match="`user` 40 is unknown: ids run from 0 to 39"):
         recommender.recommend(40)

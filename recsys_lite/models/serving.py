@@ -264,11 +264,12 @@ def history_attribution(model, batch, items, *, item_features) -> jax.Array:
 
         a[b, k, j] = s(i | h) − s(i | h without h_j)
 
-    where "h without h_j" drops position j, shifts the later items left and pads on the right (the window a user
-    who never rated h_j would have, given the same other films); s is ``model.scores`` (top-N score, no
-    dropout), everything else in the batch (user, features) unchanged. a > 0: the item scores higher because
-    h_j is there. Positions holding padding get 0. Costs one forward pass per position plus one for the
-    full window: B·(L + 1) rows.
+    where "h without h_j" drops position j, shifts the later items left and pads on the right; s is
+    ``model.scores`` (top-N score, no dropout), everything else in the batch (user, features) unchanged. For a
+    history shorter than the window that is the window of a user who never rated h_j; for a full window it is
+    not quite (the item before the window would slide in): only the window is known here. a > 0: the item
+    scores higher because h_j is there. Positions holding padding get 0. Costs one forward pass per position
+    plus one for the full window: B·(L + 1) rows.
 
     Args:
         model: a model with ``scores(batch, *, item_features)`` that reads ``batch["history"]``, e.g. a Hybrid.
