@@ -33,6 +33,19 @@ def test_every_chapter_is_in_the_table_of_contents():
         assert f"chapters/{notebook.stem}" in toc, f"{notebook.name} is not in _toc.yml"
 
 
+def test_glue_from_another_page_names_a_page_that_exists_and_a_format():
+    """{glue:text}`NN_page.ipynb::key:fmt`: myst-nb splits the format off at the last colon, so a reference
+    to another page without one is read as the key "NN_page.ipynb:" and fails the -W build only at the end."""
+    names = {notebook.name for notebook in CHAPTERS}
+    for notebook in CHAPTERS:
+        text = "".join("".join(cell["source"]) for cell in json.loads(notebook.read_text())["cells"]
+                       if cell["cell_type"] == "markdown")
+        for reference in re.findall(r"\{glue:text\}`([^`]*::[^`]*)`", text):
+            page, key = reference.split("::", 1)
+            assert page in names, f"{notebook.name}: {reference!r} names no chapter"
+            assert ":" in key, f"{notebook.name}: {reference!r} needs a format after the key, e.g. '::{key}:s'"
+
+
 @pytest.mark.book
 def test_book_builds_without_warnings(any_book):
     assert any_book.returncode == 0, any_book.log[-6000:]
