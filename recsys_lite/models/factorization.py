@@ -133,9 +133,18 @@ class BiasedMF:
         Raises ``TypeError`` for ids that are not integers, ``ValueError`` for a batch without them,
         ``user`` and ``item`` of different shapes or (when concrete) ids out of range.
         """
+        return self._score_and_rows(batch)[0]
+
+    def _score_and_rows(self, batch) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+        """r̂ of the pairs and the rows it reads, (p_u, q_i, b_u, b_i): each looked up once.
+
+        :func:`rating_loss` penalises the very rows the prediction read, so the backward pass
+        scatters one summed gradient into each table instead of one per use.
+        """
         users, items = check_batch_ids(batch, {"user": self.n_users, "item": self.n_items})
         p, q = self.user_embedding(users), self.item_embedding(items)
-        return self.mu + self.user_bias[users] + self.item_bias[items] + jnp.sum(p * q, axis=-1)
+        b_u, b_i = self.user_bias[users], self.item_bias[items]
+        return self.mu + b_u + b_i + jnp.sum(p * q, axis=-1), (p, q, b_u, b_i)
 
     def predict(self, batch) -> jax.Array:
         """r̂ clipped to the rating scale [low, high]; raises as :meth:`score`."""
@@ -165,10 +174,9 @@ def rating_loss(model: BiasedMF, batch, key=None, *, reg: float = 0.0) -> jax.Ar
     check_positive("reg", reg, allow_zero=True)
     check_same_shape("batch['rating']", batch["rating"], "batch['user']", batch["user"])
     check_finite("batch['rating']", batch["rating"])
-    err = model.score(batch) - batch["rating"]
-    u, i = batch["user"], batch["item"]
-    p, q = model.user_embedding(u), model.item_embedding(i)
-    penalty = jnp.sum(p * p, -1) + jnp.sum(q * q, -1) + model.user_bias[u] ** 2 + model.item_bias[i] ** 2
+    score, (p, q, b_u, b_i) = model._score_and_rows(batch)
+    err = score - batch["rating"]
+    penalty = jnp.sum(p * p, -1) + jnp.sum(q * q, -1) + b_u ** 2 + b_i ** 2
     return 0.5 * jnp.mean(err ** 2) + 0.5 * reg * jnp.mean(penalty)
 
 
