@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -140,6 +142,84 @@ def test_rating_loss_gradient_matches_finite_differences():
         model64 = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float64), model)
         batch64 = dict(batch, rating=batch["rating"].astype(jnp.float64))
         check_grads(lambda m: models.rating_loss(m, batch64, reg=0.1), (model64,), order=1, modes=["rev"])
+
+
+def test_rating_loss_scatters_one_gradient_into_each_table():
+    """The prediction and the penalty read the same looked-up rows, so the backward pass of a step
+    scatter-adds once into each of P, Q, b_u and b_i (reading them twice compiled to two scatters and two
+    zero-filled copies of each table: the extra per-step cost against Flax found in issue 17)."""
+    import re
+
+    model = models.BiasedMF.init(jax.random.key(1), 7, 11, 3, mu=3.0)
+    batch = {k: jnp.asarray(v) for k, v in _pairs().items()}
+    hlo = jax.jit(jax.grad(lambda m, b: models.rating_loss(m, b, reg=0.1))).lower(model, batch).compile().as_text()
+    ops = re.findall(r"= \S+ (gather|scatter|copy)\(", hlo)
+    assert ops.count("scatter") == 4 and ops.count("gather") == 4, ops
+    assert ops.count("copy") == 0, ops
+
+
+def _als_sweep_numpy(model, batch, reg):
+    """One ALS sweep written independently: each id's ridge problem solved by numpy's least squares,
+    min_w ‖X w − y‖² + λ n ‖w‖² as the stacked system [X; √(λ n) I] w ≈ [y; 0]."""
+    P, Q = np.asarray(model.user_embedding.table, np.float64), np.asarray(model.item_embedding.table, np.float64)
+    b_u, b_i = np.asarray(model.user_bias, np.float64), np.asarray(model.item_bias, np.float64)
+    mu, u, i, r = float(model.mu), batch["user"], batch["item"], batch["rating"].astype(np.float64)
+
+    def side(ids, other_ids, rows, bias, other_rows, other_bias):
+        rows, bias = rows.copy(), bias.copy()
+        for a in np.unique(ids):
+            sel = ids == a
+            X = np.hstack([other_rows[other_ids[sel]], np.ones((sel.sum(), 1))])
+            y = r[sel] - mu - other_bias[other_ids[sel]]
+            k = X.shape[1]
+            A = np.vstack([X, np.sqrt(reg * sel.sum()) * np.eye(k)])
+            w = np.linalg.lstsq(A, np.concatenate([y, np.zeros(k)]), rcond=None)[0]
+            rows[a], bias[a] = w[:-1], w[-1]
+        return rows, bias
+
+    P, b_u = side(u, i, P, b_u, Q, b_i)
+    Q, b_i = side(i, u, Q, b_i, P, b_u)
+    return P, Q, b_u, b_i
+
+
+def test_als_sweep_matches_least_squares_in_numpy():
+    model = models.BiasedMF.init(jax.random.key(2), 7, 11, 3, mu=3.2)
+    batch = _pairs(n=60)
+    batch["user"][batch["user"] == 6] = 5                 # user 6 has no ratings: its row must not move
+    batch["user"][:2], batch["item"][:2] = 1, 4           # a pair rated twice counts twice
+    new = models.als_sweep(model, batch, reg=0.3)
+    P, Q, b_u, b_i = _als_sweep_numpy(model, batch, 0.3)
+    for ours, expected in [(new.user_embedding.table, P), (new.item_embedding.table, Q), (new.user_bias, b_u),
+                           (new.item_bias, b_i)]:
+        assert np.allclose(ours, expected, rtol=1e-4, atol=1e-5)
+    assert np.array_equal(new.user_embedding.table[6], model.user_embedding.table[6])
+    jitted = jax.jit(functools.partial(models.als_sweep, reg=0.3))(model, batch)
+    assert np.allclose(jitted.user_embedding.table, P, rtol=1e-4, atol=1e-5)
+
+
+def test_als_sweep_never_increases_the_rating_loss():
+    model = models.BiasedMF.init(jax.random.key(3), 7, 11, 4, mu=3.0)
+    batch = _pairs(n=200, seed=1)
+    losses = [float(models.rating_loss(model, batch, reg=0.1))]
+    for _ in range(4):
+        model = models.als_sweep(model, batch, reg=0.1)
+        losses.append(float(models.rating_loss(model, batch, reg=0.1)))
+    assert all(b <= a + 1e-6 for a, b in zip(losses, losses[1:])), losses
+    # The items' half-step comes last and solves for their minimum: there the loss's gradient with respect
+    # to the items' rows and biases is zero (jax.grad, independent of the normal equations).
+    grads = jax.grad(lambda m: models.rating_loss(m, batch, reg=0.1))(model)
+    assert np.abs(np.asarray(grads.item_embedding.table)).max() < 1e-5
+    assert np.abs(np.asarray(grads.item_bias)).max() < 1e-5
+
+
+def test_als_sweep_rejects_bad_input():
+    model = models.BiasedMF.init(jax.random.key(0), 7, 11, 3)
+    with pytest.raises(ValueError, match="reg"):
+        models.als_sweep(model, _pairs(), reg=0.0)
+    with pytest.raises(TypeError, match="BiasedMF"):
+        models.als_sweep({"not": "a model"}, _pairs(), reg=0.1)
+    with pytest.raises(ValueError, match="rating"):
+        models.als_sweep(model, {"user": _pairs()["user"], "item": _pairs()["item"]}, reg=0.1)
 
 
 def test_losses_are_finite_and_differentiable_for_every_model():
