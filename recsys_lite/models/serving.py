@@ -203,6 +203,7 @@ def save_fingerprinted(folder, name: str, fingerprint: str, model) -> Path:
     os.close(handle)
     try:
         save_model(temporary, model)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; the saved model is as readable as save_model's
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
