@@ -1,10 +1,11 @@
-"""The book's Sphinx extension: the execution cache is cleared when the library or data source changes."""
+"""The book's Sphinx extension: caches cleared when the library or data source changes; the parallel build."""
 
 from __future__ import annotations
 
 import importlib.util
 import types
 
+import pytest
 from conftest import ROOT
 
 spec = importlib.util.spec_from_file_location("recsys_lite_book", ROOT / "book" / "_ext" / "recsys_lite_book.py")
@@ -69,3 +70,50 @@ def test_the_build_switches_book_build_mode_on(monkeypatch):
     app = types.SimpleNamespace(connect=lambda *args, **kwargs: None)
     ext.setup(app)
     assert config.book_build()
+
+
+def test_jobs_reads_the_environment_and_rejects_nonsense(monkeypatch):
+    monkeypatch.delenv("RECSYS_LITE_BOOK_JOBS", raising=False)
+    monkeypatch.setattr(ext.os, "cpu_count", lambda: 1)
+    assert ext.jobs() == 1, "a one-core machine builds serially"
+    monkeypatch.setattr(ext.os, "cpu_count", lambda: 16)
+    assert ext.jobs() == 2
+    monkeypatch.setenv("RECSYS_LITE_BOOK_JOBS", "3")
+    assert ext.jobs() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("RECSYS_LITE_BOOK_JOBS", bad)
+        with pytest.raises(ValueError, match="RECSYS_LITE_BOOK_JOBS"):
+            ext.jobs()
+
+
+def test_the_longest_notebooks_start_first_and_pages_keep_their_relative_order(tmp_path):
+    app, _ = _app(tmp_path)
+    app.parallel = 2
+    docs = ["book/intro", "chapters/00_jax_primer", "chapters/05_collaborative_filtering",
+            "chapters/08_a_complete_recommender", "book/notation"]
+    ext._longest_first(app, None, docs)
+    assert docs == ["chapters/08_a_complete_recommender", "chapters/05_collaborative_filtering",
+                    "chapters/00_jax_primer", "book/intro", "book/notation"]
+    app.parallel = 1
+    serial = ["b", "a"]
+    ext._longest_first(app, None, serial)
+    assert serial == ["b", "a"], "a serial build keeps Sphinx's order"
+
+
+def test_every_chapter_has_an_expected_time():
+    chapters = {path.stem for path in (ROOT / "chapters").glob("*.ipynb")}
+    assert chapters == set(ext.EXPECTED_SECONDS), "book/_ext/recsys_lite_book.py: EXPECTED_SECONDS"
+
+
+def test_the_compilation_cache_lives_in_the_build_folder(tmp_path, monkeypatch):
+    for name in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                 "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"):
+        monkeypatch.delenv(name, raising=False)  # restored after the test
+    app, config = _app(tmp_path)
+    ext._use_build_compilation_cache(app, config)
+    assert ext.os.environ["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "_build" / ".jax_cache")
+    stale = tmp_path / "_build" / ".jax_cache"
+    stale.mkdir(parents=True)
+    (stale / "entry").write_text("compiled for another library")
+    ext._refresh_cache(app, config)  # no fingerprint yet: a first build, or a changed library
+    assert not stale.exists(), "a changed library or data source starts the compilation cache cold"

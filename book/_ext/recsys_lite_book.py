@@ -13,15 +13,48 @@
 3. Drops repeated inline scripts: sphinx-thebe adds its configuration
    script each time the environment is read, and a second
    ``const THEBE_JS_URL`` is a JavaScript error on every page.
+4. Makes a clean build faster without changing a page (benchmarks/book.py
+   measures each lever; benchmarks/RESULTS.md has the numbers):
+
+   - **Two notebooks at a time.** Sphinx reads (and myst-nb executes) the
+     pages in ``RECSYS_LITE_BOOK_JOBS`` worker processes (default: 2, or 1 on
+     a one-core machine; 1 is the serial build). Jupyter Book 1's command
+     line has no ``-j``, so we set the number here. The pages are handed out
+     one at a time, the longest notebooks first, so the two workers finish
+     close together (Sphinx would otherwise cut the sorted list of pages into
+     two fixed halves: chapters 0–3 against 4–10). XLA's thread pools are
+     left as they are: a kernel uses the second core whenever the other one
+     is compiling, in Python, or done.
+   - **A compilation cache scoped to the build.** Kernels write JAX's
+     persistent compilation cache to ``<build>/_build/.jax_cache``, next to
+     the execution cache and cleared with it: a clean build starts cold, but a
+     program compiled once (the same training epoch re-created with a new
+     optimizer object, the small programs every chapter runs) is read back
+     instead of compiled again. Entries are keyed by the program's text and
+     XLA's options, so a hit is the same machine code.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Seconds each notebook took in a clean build (benchmarks/book.py, MovieLens, quiet machine), used only to
+# start the longest first. A stale figure costs balance between the two workers, never correctness; the
+# build folder's own execution records replace these when it has them.
+EXPECTED_SECONDS = {"08_a_complete_recommender": 125, "05_collaborative_filtering": 76, "06_convolution": 67,
+                    "07_recurrent_layers": 46, "09_where_next": 44, "04_neural_networks": 31,
+                    "03_gradient_descent": 25, "02_loss_functions": 21, "10_scaling_out": 18,
+                    "01_the_recommendation_problem": 15, "00_jax_primer": 9}
+# Extensions Jupyter Book loads that do not declare whether they are safe for parallel builds (Sphinx then
+# warns and builds serially). Each is: sphinx_jupyterbook_latex acts for the LaTeX builder only;
+# sphinx_multitoc_numbering renumbers the table of contents in the main process after reading;
+# sphinx-mathjax-offline copies MathJax's files when the build has finished.
+UNDECLARED_BUT_SAFE = ("sphinx_jupyterbook_latex", "sphinx_multitoc_numbering", "sphinx-mathjax-offline")
 
 
 def _fingerprint() -> str:
@@ -46,6 +79,10 @@ def _stamp_path(app, config) -> tuple[Path, Path]:
     return cache, cache.parent / ".recsys_lite_fingerprint"
 
 
+def _jax_cache_path(app, config) -> Path:
+    return _stamp_path(app, config)[0].parent / ".jax_cache"
+
+
 def _refresh_cache(app, config) -> None:
     cache, stamp = _stamp_path(app, config)
     app.recsys_lite_fingerprint = _fingerprint()
@@ -55,6 +92,62 @@ def _refresh_cache(app, config) -> None:
     if cache.exists():
         shutil.rmtree(cache)
         print("recsys_lite_book: library code or data source changed; cleared the execution cache")
+    if _jax_cache_path(app, config).exists():
+        shutil.rmtree(_jax_cache_path(app, config))
+
+
+def _use_build_compilation_cache(app, config) -> None:
+    """Kernels inherit the environment: JAX's persistent cache in the build folder, every program cached."""
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(_jax_cache_path(app, config))
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "-1"
+
+
+def jobs() -> int:
+    """Worker processes for reading (executing) the pages: $RECSYS_LITE_BOOK_JOBS, default min(2, cores)."""
+    value = os.environ.get("RECSYS_LITE_BOOK_JOBS", "")
+    if not value:
+        return min(2, os.cpu_count() or 1)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"RECSYS_LITE_BOOK_JOBS must be a whole number >= 1; got {value!r}")
+    return int(value)
+
+
+def _parallel_build(app, config) -> None:
+    """Read (execute) the pages in jobs() processes, longest notebook first, one page per task."""
+    n = jobs()
+    if n < 2:
+        return
+    for name in UNDECLARED_BUT_SAFE:
+        if name in app.extensions:
+            app.extensions[name].parallel_read_safe = True
+            app.extensions[name].parallel_write_safe = True
+    app.parallel = n
+    import sphinx.builders
+
+    sphinx.builders.make_chunks = lambda docnames, nproc, maxbatch=10: [[doc] for doc in docnames]
+
+
+def _measured_seconds(app) -> dict[str, float]:
+    """Execution seconds per notebook from this build folder's execution cache (empty when there is none)."""
+    cache = _stamp_path(app, app.config)[0]
+    if not (cache / "global.db").exists():
+        return {}
+    try:
+        from jupyter_cache import get_cache
+
+        return {Path(r.uri).stem: float(r.data.get("execution_seconds", 0.0))
+                for r in get_cache(cache).list_cache_records()}
+    except Exception:  # an unreadable cache only costs the ordering
+        return {}
+
+
+def _longest_first(app, env, docnames: list[str]) -> None:
+    """Start the notebooks that take longest first (in place): two workers then finish close together."""
+    if app.parallel < 2:
+        return
+    seconds = {**EXPECTED_SECONDS, **_measured_seconds(app)}
+    docnames.sort(key=lambda doc: -seconds.get(Path(doc).name, 0.0))
 
 
 def _save_fingerprint(app, exception) -> None:
@@ -91,6 +184,9 @@ def setup(app):
 
     config.set_book_build()
     app.connect("config-inited", _refresh_cache)
+    app.connect("config-inited", _use_build_compilation_cache)
+    app.connect("config-inited", _parallel_build)
+    app.connect("env-before-read-docs", _longest_first)
     app.connect("env-get-outdated", _reread_notebooks)
     app.connect("build-finished", _save_fingerprint)
     # priority 1: run before any handler that returns a template (that stops the event).
