@@ -161,6 +161,49 @@ def test_als_matches_the_implicit_package_for_one_iteration():
     assert _rel(y, ref.item_factors) < 1e-4
 
 
+# --- ItemKNN over a window of recent items ---------------------------------------------------------------
+
+def _window_model_and_history(seed=3):
+    x = _random_matrix(25, 11, 0.35, seed=seed)
+    model = models.ItemKNN.fit(_frame(x), 25, 11, neighbours=4)
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 6, size=25)  # 0: an empty window (all padding)
+    history = np.where(np.arange(5) < lengths[:, None], rng.integers(0, 11, size=(25, 5)), 11).astype(np.int32)
+    return model, history
+
+
+def test_item_knn_window_is_the_sum_of_the_rows_of_its_real_items():
+    """Against the two implementations it replaces (chapter 8's LastFilmsKNN, chapter 9's knn_rows: the
+    similarity rows gathered from a table with a zero row for the padding id and summed) and a loop by hand."""
+    model, history = _window_model_and_history()
+    users = jnp.arange(25)
+    got = np.asarray(model.scores({"user": users, "history": history}))
+    table = jnp.concatenate([model.similarity, jnp.zeros((1, 11))])  # the pages' copy: padding id -> a zero row
+    assert np.array_equal(got, np.asarray(table[history].sum(axis=1)))  # the same float32 sums, bit for bit
+    s = np.asarray(model.similarity, np.float64)
+    by_hand = np.array([sum((s[j] for j in row if j < 11), np.zeros(11)) for row in history])
+    assert _rel(got, by_hand) < 1e-6
+    assert np.allclose(got[history[:, 0] == 11], 0.0)  # an empty window scores nothing
+    items = np.arange(25) % 11
+    pairs = np.asarray(model.score({"user": users, "item": jnp.asarray(items), "history": history}))
+    assert np.array_equal(pairs, got[np.arange(25), items])
+    jitted = jax.jit(lambda m, b: m.scores(b))(model, {"user": users, "history": jnp.asarray(history)})
+    assert np.array_equal(np.asarray(jitted), got)
+
+
+def test_item_knn_window_holding_every_fitted_item_gives_the_whole_history_scores():
+    x = _random_matrix(25, 11, 0.35, seed=4)
+    model = models.ItemKNN.fit(_frame(x, duplicate=False), 25, 11, neighbours=4)
+    width = int(x.sum(axis=1).max())
+    history = np.full((25, width), 11, np.int32)
+    for u in range(25):  # every item of the user, in a shuffled order: the window is a set
+        items = np.random.default_rng(u).permutation(np.flatnonzero(x[u]))
+        history[u, :len(items)] = items
+    whole = np.asarray(model.scores({"user": jnp.arange(25)}))
+    window = np.asarray(model.scores({"user": jnp.arange(25), "history": history}))
+    assert _rel(window, whole) < 1e-6  # float32 sums in another order
+
+
 # --- bad input ------------------------------------------------------------------------------------------
 
 X4 = pd.DataFrame({"user": [0, 1, 2], "item": [0, 1, 2]})
@@ -198,6 +241,14 @@ ALS4 = models.ImplicitALS.fit(X4, 3, 4, factors=2, iterations=1)
     (lambda: KNN4.scores({"user": jnp.array([[0]])}), ValueError, r"`batch\['user'\]` must have 1 dimension"),
     (lambda: KNN4.score({"user": jnp.array([0]), "item": jnp.array([4])}), ValueError,
      r"`batch\['item'\]` holds ids out of range.*< 4"),
+    (lambda: KNN4.scores({"user": jnp.array([0, 1]), "history": jnp.array([[0, 4]])}), ValueError,
+     r"`batch\['history'\]` must have one row per user \(2\)"),
+    (lambda: KNN4.scores({"user": jnp.array([0]), "history": jnp.array([[0, 5]])}), ValueError,
+     r"`batch\['history'\]` holds ids out of range"),
+    (lambda: KNN4.scores({"user": jnp.array([0]), "history": jnp.array([0, 1])}), ValueError,
+     r"`batch\['history'\]` must have 2 dimension"),
+    (lambda: KNN4.score({"user": jnp.array([0]), "item": jnp.array([1]), "history": jnp.array([[0.5]])}),
+     TypeError, r"`batch\['history'\]` must hold integer ids"),
     (lambda: ALS4.scores({"user": jnp.array([-1])}), ValueError, r"`batch\['user'\]` holds ids out of range"),
     (lambda: ALS4.score([0, 1]), TypeError, "`batch` must be a dict of arrays"),
     (lambda: models.interaction_matrix(X4, 3, "4"), TypeError, "`n_items` must be a positive integer; got str"),

@@ -137,6 +137,68 @@ def test_save_then_load_gives_identical_predictions(world, tmp_path):
         models.load_model(path, like=models.BiasedMF.init(jax.random.key(0), 2, 2, 2))
 
 
+def _fingerprint_parts(world, **config):
+    split, examples, user_x, item_x = world
+    return split.train, user_x, item_x, {"dim": 8, "window": WINDOW, "lr": 0.02, "epochs": 3, **config}
+
+
+def test_a_fingerprinted_model_restored_scores_exactly_as_the_same_model_retrained(world, tmp_path):
+    """What chapter 9 relies on: the model chapter 8 saved, loaded, gives the numbers a retrain gives."""
+    split, examples, user_x, item_x = world
+    key = models.fingerprint(*_fingerprint_parts(world))
+    assert models.load_fingerprinted(tmp_path, "hybrid", key, _init()) is None  # nothing saved yet: train
+    first, _ = _train(world, _init(), epochs=3)
+    path = models.save_fingerprinted(tmp_path, "hybrid", key, first)
+    assert path == tmp_path / f"hybrid-{key}.npz" and [p.name for p in tmp_path.iterdir()] == [path.name]
+    restored = models.load_fingerprinted(tmp_path, "hybrid", key, _init())
+    retrained, _ = _train(world, _init(), epochs=3)  # the same training again, from scratch
+    batch = {name: examples[name] for name in ("user", "history", "user_x")}
+    scores = [np.asarray(m.scores(batch, item_features=item_x)) for m in (first, restored, retrained)]
+    assert np.array_equal(scores[0], scores[1]) and np.array_equal(scores[0], scores[2])
+    assert _test_ndcg(world, restored) == _test_ndcg(world, retrained)
+
+
+def test_the_fingerprint_follows_the_data_the_configuration_and_nothing_else(world):
+    split, examples, user_x, item_x = world
+    key = models.fingerprint(*_fingerprint_parts(world))
+    assert len(key) == 16 and key == models.fingerprint(*_fingerprint_parts(world))
+    assert key != models.fingerprint(*_fingerprint_parts(world, epochs=4))  # another configuration
+    other = _fingerprint_parts(world)
+    assert key != models.fingerprint(other[0].iloc[1:], *other[1:])  # other data
+    changed = user_x.copy()
+    changed[0, 0] += 1.0
+    assert key != models.fingerprint(other[0], changed, *other[2:])
+    assert key != models.fingerprint(*other[:3], {**other[3], "lr": 0.0200001})
+    # another process (another page's kernel) computes the same fingerprint from the same inputs
+    import subprocess
+    import sys
+    code = ("import numpy as np, pandas as pd; from recsys_lite import models; "
+            "print(models.fingerprint(pd.DataFrame({'user': [0, 1], 'item': [2, 3]}), np.arange(4.0), "
+            "{'b': 1, 'a': (2.5, 'x', None)}))")
+    here = models.fingerprint(pd.DataFrame({"user": [0, 1], "item": [2, 3]}), np.arange(4.0),
+                              {"a": (2.5, "x", None), "b": 1})
+    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert there == here
+
+
+def test_fingerprinted_files_are_refused_or_reported_cleanly(world, tmp_path):
+    key = models.fingerprint(*_fingerprint_parts(world))
+    (tmp_path / f"hybrid-{key}.npz").write_bytes(b"not a zip at all")  # a damaged file: train again, with a warning
+    with pytest.warns(UserWarning, match="could not be read"):
+        assert models.load_fingerprinted(tmp_path, "hybrid", key, _init()) is None
+    models.save_fingerprinted(tmp_path, "hybrid", key, _init())  # replaces it, atomically
+    assert models.load_fingerprinted(tmp_path, "hybrid", key, _init()) is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"hybrid-{key}.npz"]  # no temporary file left
+    with pytest.warns(UserWarning, match="does not fit the template"):  # saved with other settings
+        assert models.load_fingerprinted(tmp_path, "hybrid", key, _init(("user", "conv"))) is None
+    with pytest.raises(TypeError, match="`parts\\[0\\]\\['loss'\\]` must be a DataFrame"):
+        models.fingerprint({"loss": models.hybrid_topn_loss})
+    with pytest.raises(ValueError, match="`name` must be a non-empty string"):
+        models.save_fingerprinted(tmp_path, "../up", key, _init())
+    with pytest.raises(TypeError, match="`folder` must be a folder name"):
+        models.load_fingerprinted(3, "hybrid", key, _init())
+
+
 @pytest.fixture(scope="module")
 def recommender(world, trained):
     split, examples, user_x, item_x = world

@@ -35,6 +35,7 @@ from recsys_lite._checks import (
     check_batch_ids,
     check_columns,
     check_features,
+    check_history,
     check_ids,
     check_int_in_range,
     check_positive,
@@ -79,6 +80,18 @@ class ItemKNN:
     largest entries (its k most similar items), the rest set to 0. A user's
     score for item i sums the similarities of i to the items the user has.
     ``shrink`` > 0 damps similarities built on few co-occurrences.
+
+    The items summed over come from the batch: ``{"user": (B,)}`` uses every
+    item of the user in the fitted interactions (x_u above); ``{"user": (B,),
+    "history": (B, L)}`` (left-aligned, padded on the right with ``n_items``,
+    as from :func:`recsys_lite.data.recent_items`) uses only the SET of the
+    row's real items, in no order — the order-free kNN over the last L items:
+
+        s_ui = Σ_{l : h_l < n_items} S_{h_l, i}      (a position of padding adds nothing)
+
+    so ``lambda u: model.scores({"user": u, "history": windows[u]})`` scores
+    from each user's last films; a window holding the whole history gives
+    ``scores({"user": u})`` (an item repeated in the window counts as often as it appears).
     """
 
     similarity: jax.Array  # S: (n_items, n_items), row j = item j's k neighbours
@@ -115,22 +128,43 @@ class ItemKNN:
     def n_items(self) -> int:
         return self.user_items.shape[1]
 
+    def _history(self, batch, users) -> tuple[jax.Array, jax.Array] | None:
+        """(``batch["history"]`` (B, L) with the padding replaced by item 0, real (B, L)); None without one."""
+        if "history" not in batch:
+            return None
+        check_history("batch['history']", batch["history"], self.n_items, rows=jnp.shape(users)[0])
+        history = jnp.asarray(batch["history"])
+        return jnp.minimum(history, self.n_items - 1), history < self.n_items
+
     def score(self, batch, *, key=None) -> jax.Array:
-        """s_ui of the pairs (``batch["user"]``, ``batch["item"]``): ``(B,)`` → ``(B,)``; ``key`` unused.
+        """s_ui of the pairs (``batch["user"]``, ``batch["item"]``) [``history`` (B, L)]: ``(B,)``; ``key`` unused.
 
         Raises ``TypeError`` for ids that are not integers, ``ValueError`` for a batch without them,
-        ``user`` and ``item`` of different shapes or (when concrete) ids out of range.
+        ``user`` and ``item`` of different shapes or (when concrete) ids out of range, and as
+        :meth:`scores` for a bad ``history``.
         """
         users, items = _user_rows(self, batch, True)
+        window = self._history(batch, users)
+        if window is not None:  # Σ_l S_{h_l, i}: one entry of S per position, 0 at the padding
+            ids, real = window
+            return jnp.sum(jnp.where(real, self.similarity[ids, items[:, None]], 0.0), axis=1)
         return jnp.sum(self.user_items[users] * self.similarity.T[items], axis=-1)
 
     def scores(self, batch, *, key=None) -> jax.Array:
-        """s_u = x_u S for every item: ``batch["user"]`` ``(B,)`` → ``(B, n_items)``.
+        """s_u for every item: ``batch["user"]`` ``(B,)`` [and ``history`` ``(B, L)``] → ``(B, n_items)``.
+
+        Without a history s_u = x_u S (every fitted item of the user); with one, Σ over the row's real
+        items of S's rows (the class docstring).
 
         Raises ``TypeError``/``ValueError`` unless ``batch["user"]`` is a 1-D array of integer ids (in range
-        when concrete).
+        when concrete), and for a ``history`` that is not (B, L) integer ids in [0, n_items] with B the
+        number of users.
         """
         (users,) = _user_rows(self, batch, False)
+        window = self._history(batch, users)
+        if window is not None:  # Σ_l S_{h_l, ·}: the rows of the window's real items, (B, L, n_items) summed over L
+            ids, real = window
+            return jnp.sum(jnp.where(real[..., None], self.similarity[ids], 0.0), axis=1)
         return self.user_items[users] @ self.similarity
 
 

@@ -7,14 +7,23 @@ into a model of the same structure (the template ``like``) and says exactly what
 ``scores(batch, *, item_features)``) with what it serves from: each user's recent items, what they have
 already seen, the user and item features and item popularity. :func:`history_attribution` measures
 how much each film of a user's history adds to a recommended film's score (leave-one-out attribution).
+
+A model trained on one page can be reused on another without retraining, safely: :func:`fingerprint`
+hashes the data, the training configuration and the library's own source code, and
+:func:`save_fingerprinted` / :func:`load_fingerprinted` keep one file per (name, fingerprint), written
+atomically, so a page loads a model only if it was trained from the same data by the same code in the
+same way, and otherwise trains it itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +42,8 @@ from recsys_lite._checks import (
     nonfinite_leaves,
 )
 
-__all__ = ["save_model", "load_model", "Recommender", "history_attribution"]
+__all__ = ["save_model", "load_model", "fingerprint", "save_fingerprinted", "load_fingerprinted",
+           "Recommender", "history_attribution"]
 
 _META = "__recsys_lite__"
 
@@ -98,6 +108,120 @@ def load_model(path: str | os.PathLike, like):
         raise ValueError(f"{path} does not fit the template `like` (was it built with the same settings?). "
                          f"Missing: {missing[:5]}; unexpected: {extra[:5]}; mismatched: {wrong[:5]}.")
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like), [jnp.asarray(stored[n]) for n in expected])
+
+
+def _library_digest() -> bytes:
+    """SHA-256 of every ``.py`` file of the installed ``recsys_lite`` (relative path and bytes, sorted) and the
+    versions of jax and numpy: any change to the code that builds, trains or scores a model changes it."""
+    import recsys_lite
+
+    root = Path(recsys_lite.__file__).parent
+    digest = hashlib.sha256(f"jax {jax.__version__} numpy {np.__version__}".encode())
+    for file in sorted(root.rglob("*.py")):
+        digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.digest()
+
+
+def _feed(digest, part, name: str) -> None:
+    """Add one part to the hash: its kind, then its content in a form that does not depend on the process."""
+    import pandas as pd
+
+    if isinstance(part, pd.DataFrame):
+        digest.update(b"frame" + json.dumps([str(c) for c in part.columns]).encode()
+                      + pd.util.hash_pandas_object(part, index=True).to_numpy().tobytes())
+    elif isinstance(part, (np.ndarray, jax.Array)):
+        array = np.asarray(part)
+        digest.update(f"array {array.dtype.str} {array.shape}".encode() + np.ascontiguousarray(array).tobytes())
+    elif isinstance(part, dict):
+        digest.update(b"dict")
+        for key in sorted(part, key=str):
+            digest.update(json.dumps(str(key)).encode())
+            _feed(digest, part[key], f"{name}[{key!r}]")
+    elif isinstance(part, (list, tuple)):
+        digest.update(f"seq {len(part)}".encode())
+        for k, item in enumerate(part):
+            _feed(digest, item, f"{name}[{k}]")
+    elif part is None or isinstance(part, (str, bool, int, float, np.number, np.bool_)):
+        digest.update(f"{type(part).__name__} {part!r}".encode())
+    else:
+        raise TypeError(f"`{name}` must be a DataFrame, an array, a dict, list or tuple of these, or a str, number, "
+                        f"bool or None (something with a content, not an identity); got {describe(part)}.")
+
+
+def fingerprint(*parts) -> str:
+    """A 16-hex-digit name for "trained from these data, in this way, by this library".
+
+    SHA-256 over the source code of ``recsys_lite`` (every ``.py`` file; with the versions of jax and numpy),
+    then each part in order: a DataFrame by pandas' row hashes and its column names, an array by dtype,
+    shape and bytes, a dict by sorted keys, lists and tuples item by item, str/number/bool/None by value.
+    Pass the data the model is trained from (e.g. the ratings and the feature arrays) and a dict of its
+    training configuration (sizes, learning rate, epochs, batch size, seeds); equal fingerprints mean equal
+    inputs to the same code, so the same model up to the machine's floating-point behaviour.
+
+    Raises:
+        TypeError: a part of another kind (a function, an optimizer object: describe it by its settings).
+    """
+    digest = hashlib.sha256(_library_digest())
+    for k, part in enumerate(parts):
+        _feed(digest, part, f"parts[{k}]")
+    return digest.hexdigest()[:16]
+
+
+def _fingerprinted_path(folder, name, fingerprint_) -> Path:
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"`folder` must be a folder name (str or pathlib.Path); got {describe(folder)}.")
+    for what, value in (("name", name), ("fingerprint", fingerprint_)):
+        if not isinstance(value, str) or not value or not all(c.isalnum() or c in "-_." for c in value):
+            raise ValueError(f"`{what}` must be a non-empty string of letters, digits, '-', '_' or '.'; "
+                             f"got {describe(value)}.")
+    return Path(folder) / f"{name}-{fingerprint_}.npz"
+
+
+def save_fingerprinted(folder, name: str, fingerprint: str, model) -> Path:
+    """Write ``model`` (as :func:`save_model`) to ``folder/name-fingerprint.npz`` atomically; return the path.
+
+    The file is written under a temporary name in the same folder, then renamed (``os.replace``), so a
+    page running at the same time (another build, a parallel execution) sees either no file or the
+    whole file, never a part. ``folder`` is created if needed; an existing file is replaced.
+
+    Raises:
+        TypeError, ValueError: ``folder`` not a path, ``name``/``fingerprint`` not a plain non-empty string,
+            and as :func:`save_model`.
+    """
+    path = _fingerprinted_path(folder, name, fingerprint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}-", suffix=".npz", dir=path.parent)
+    os.close(handle)
+    try:
+        save_model(temporary, model)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def load_fingerprinted(folder, name: str, fingerprint: str, like):
+    """The model :func:`save_fingerprinted` wrote under (``name``, ``fingerprint``), or ``None`` if there is none.
+
+    A file that is there but cannot be read into ``like`` (damaged, or of another shape) is reported as
+    ``None`` too, with a warning naming it: the caller trains the model instead.
+
+    Raises:
+        TypeError, ValueError: ``folder`` not a path, ``name``/``fingerprint`` not a plain non-empty string,
+            ``like`` not a model of arrays.
+    """
+    import warnings
+
+    path = _fingerprinted_path(folder, name, fingerprint)
+    _flat(like, "like")
+    if not path.is_file():
+        return None
+    try:
+        return load_model(path, like)
+    except (ValueError, OSError) as error:
+        warnings.warn(f"{path} could not be read ({error}); the model is trained again.", stacklevel=2)
+        return None
 
 
 def _read_npz(path: str) -> tuple[dict[str, np.ndarray], dict]:
