@@ -90,10 +90,11 @@ def test_the_longest_notebooks_start_first_and_pages_keep_their_relative_order(t
     app, _ = _app(tmp_path)
     app.parallel = 2
     docs = ["book/intro", "chapters/00_jax_primer", "chapters/05_collaborative_filtering",
-            "chapters/08_a_complete_recommender", "book/notation"]
+            "chapters/08_a_complete_recommender", "chapters/09_where_next", "book/notation"]
     ext._longest_first(app, None, docs)
     assert docs == ["chapters/08_a_complete_recommender", "chapters/05_collaborative_filtering",
-                    "chapters/00_jax_primer", "book/intro", "book/notation"]
+                    "chapters/00_jax_primer", "book/intro", "book/notation", "chapters/09_where_next"], \
+        "chapter 9, which reads chapter 8's saved models, starts last"
     app.parallel = 1
     serial = ["b", "a"]
     ext._longest_first(app, None, serial)
@@ -105,13 +106,14 @@ def test_every_chapter_has_an_expected_time():
     assert chapters == set(ext.EXPECTED_SECONDS), "book/_ext/recsys_lite_book.py: EXPECTED_SECONDS"
 
 
-def test_the_compilation_cache_lives_in_the_build_folder(tmp_path, monkeypatch):
-    for name in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+def test_the_compilation_cache_and_saved_models_live_in_the_build_folder(tmp_path, monkeypatch):
+    for name in ("RECSYS_LITE_CHECKPOINTS", "JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
                  "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"):
         monkeypatch.delenv(name, raising=False)  # restored after the test
     app, config = _app(tmp_path)
-    ext._use_build_compilation_cache(app, config)
+    ext._scope_caches_to_the_build(app, config)
     assert ext.os.environ["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "_build" / ".jax_cache")
+    assert ext.os.environ["RECSYS_LITE_CHECKPOINTS"] == str(tmp_path / "_build" / ".checkpoints")
     stale = tmp_path / "_build" / ".jax_cache"
     stale.mkdir(parents=True)
     (stale / "entry").write_text("compiled for another library")

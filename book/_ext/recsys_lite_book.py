@@ -31,7 +31,10 @@
      program compiled once (the same training epoch re-created with a new
      optimizer object, the small programs every chapter runs) is read back
      instead of compiled again. Entries are keyed by the program's text and
-     XLA's options, so a hit is the same machine code.
+     XLA's options, so a hit is the same machine code. The models chapter 8
+     saves for chapter 9 (``RECSYS_LITE_CHECKPOINTS``) live there too, so a
+     clean build trains them; chapter 9 starts last, when chapter 8 (started
+     first) has normally finished.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ EXPECTED_SECONDS = {"08_a_complete_recommender": 125, "05_collaborative_filterin
                     "07_recurrent_layers": 46, "09_where_next": 44, "04_neural_networks": 31,
                     "03_gradient_descent": 25, "02_loss_functions": 21, "10_scaling_out": 18,
                     "01_the_recommendation_problem": 15, "00_jax_primer": 9}
+# Started after every other notebook: chapter 9 reads the models chapter 8 (started first) saves.
+STARTS_LAST = ("09_where_next",)
 # Extensions Jupyter Book loads that do not declare whether they are safe for parallel builds (Sphinx then
 # warns and builds serially). Each is: sphinx_jupyterbook_latex acts for the LaTeX builder only;
 # sphinx_multitoc_numbering renumbers the table of contents in the main process after reading;
@@ -83,6 +88,10 @@ def _jax_cache_path(app, config) -> Path:
     return _stamp_path(app, config)[0].parent / ".jax_cache"
 
 
+def _checkpoint_path(app, config) -> Path:
+    return _stamp_path(app, config)[0].parent / ".checkpoints"
+
+
 def _refresh_cache(app, config) -> None:
     cache, stamp = _stamp_path(app, config)
     app.recsys_lite_fingerprint = _fingerprint()
@@ -92,12 +101,15 @@ def _refresh_cache(app, config) -> None:
     if cache.exists():
         shutil.rmtree(cache)
         print("recsys_lite_book: library code or data source changed; cleared the execution cache")
-    if _jax_cache_path(app, config).exists():
-        shutil.rmtree(_jax_cache_path(app, config))
+    for folder in (_jax_cache_path(app, config), _checkpoint_path(app, config)):
+        if folder.exists():
+            shutil.rmtree(folder)
 
 
-def _use_build_compilation_cache(app, config) -> None:
-    """Kernels inherit the environment: JAX's persistent cache in the build folder, every program cached."""
+def _scope_caches_to_the_build(app, config) -> None:
+    """Kernels inherit the environment: JAX's persistent cache (every program) and the chapters' saved
+    models in the build folder."""
+    os.environ["RECSYS_LITE_CHECKPOINTS"] = str(_checkpoint_path(app, config))
     os.environ["JAX_COMPILATION_CACHE_DIR"] = str(_jax_cache_path(app, config))
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "-1"
@@ -143,11 +155,12 @@ def _measured_seconds(app) -> dict[str, float]:
 
 
 def _longest_first(app, env, docnames: list[str]) -> None:
-    """Start the notebooks that take longest first (in place): two workers then finish close together."""
+    """Start the notebooks that take longest first (in place): two workers then finish close together.
+    STARTS_LAST go after every other page."""
     if app.parallel < 2:
         return
     seconds = {**EXPECTED_SECONDS, **_measured_seconds(app)}
-    docnames.sort(key=lambda doc: -seconds.get(Path(doc).name, 0.0))
+    docnames.sort(key=lambda doc: (Path(doc).name in STARTS_LAST, -seconds.get(Path(doc).name, 0.0)))
 
 
 def _save_fingerprint(app, exception) -> None:
@@ -184,7 +197,7 @@ def setup(app):
 
     config.set_book_build()
     app.connect("config-inited", _refresh_cache)
-    app.connect("config-inited", _use_build_compilation_cache)
+    app.connect("config-inited", _scope_caches_to_the_build)
     app.connect("config-inited", _parallel_build)
     app.connect("env-before-read-docs", _longest_first)
     app.connect("env-get-outdated", _reread_notebooks)
