@@ -119,3 +119,16 @@ def test_the_compilation_cache_and_saved_models_live_in_the_build_folder(tmp_pat
     (stale / "entry").write_text("compiled for another library")
     ext._refresh_cache(app, config)  # no fingerprint yet: a first build, or a changed library
     assert not stale.exists(), "a changed library or data source starts the compilation cache cold"
+
+
+def test_a_failing_page_in_a_worker_reports_its_whole_error_chain():
+    def execute_notebook():
+        try:
+            raise ValueError("cell 12: shapes (3,) and (4,) do not match")
+        except ValueError as cell_error:
+            raise RuntimeError("chapters/05_x.ipynb") from cell_error
+
+    with pytest.raises(ext.PageFailed) as failure:
+        ext._with_cause(execute_notebook)()
+    first_line = str(failure.value)
+    assert "chapters/05_x.ipynb" in first_line and "cell 12: shapes (3,) and (4,) do not match" in first_line

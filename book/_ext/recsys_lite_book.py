@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,8 +137,32 @@ def _parallel_build(app, config) -> None:
             app.extensions[name].parallel_write_safe = True
     app.parallel = n
     import sphinx.builders
+    from sphinx.util.parallel import ParallelTasks
 
     sphinx.builders.make_chunks = lambda docnames, nproc, maxbatch=10: [[doc] for doc in docnames]
+    if not getattr(ParallelTasks.add_task, "recsys_lite", False):
+        add_task = ParallelTasks.add_task
+
+        def add_task_telling_why(self, task_func, arg=None, result_func=None):
+            return add_task(self, _with_cause(task_func), arg, result_func)
+
+        add_task_telling_why.recsys_lite = True
+        ParallelTasks.add_task = add_task_telling_why
+
+
+class PageFailed(Exception):
+    """A page failed in a worker process; the message holds the whole chain (which cell, which error)."""
+
+
+def _with_cause(task_func):
+    """Sphinx reports a worker's failure by its last exception's first line ("ExecutionError: <notebook>") and
+    drops the worker's log, which held the failing cell; keep the whole chain in the message instead."""
+    def task(*args):
+        try:
+            return task_func(*args)
+        except Exception as err:
+            raise PageFailed("".join(traceback.format_exception(err))) from None
+    return task
 
 
 def _measured_seconds(app) -> dict[str, float]:
