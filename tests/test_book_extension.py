@@ -107,8 +107,7 @@ def test_every_chapter_has_an_expected_time():
 
 
 def test_the_compilation_cache_and_saved_models_live_in_the_build_folder(tmp_path, monkeypatch):
-    for name in ("RECSYS_LITE_CHECKPOINTS", "JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
-                 "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"):
+    for name in ("RECSYS_LITE_CHECKPOINTS", "JAX_COMPILATION_CACHE_DIR"):
         monkeypatch.delenv(name, raising=False)  # restored after the test
     app, config = _app(tmp_path)
     ext._scope_caches_to_the_build(app, config)
