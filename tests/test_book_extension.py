@@ -92,6 +92,7 @@ def test_the_longest_notebooks_start_first_and_pages_keep_their_relative_order(t
     docs = ["book/intro", "chapters/00_jax_primer", "chapters/05_collaborative_filtering",
             "chapters/08_a_complete_recommender", "chapters/09_where_next", "book/notation"]
     ext._longest_first(app, None, docs)
+    assert ext._LONGEST[0] == "chapters/08_a_complete_recommender"
     assert docs == ["chapters/08_a_complete_recommender", "chapters/05_collaborative_filtering",
                     "chapters/00_jax_primer", "book/intro", "book/notation", "chapters/09_where_next"], \
         "chapter 9, which reads chapter 8's saved models, starts last"
@@ -131,3 +132,12 @@ def test_a_failing_page_in_a_worker_reports_its_whole_error_chain():
         ext._with_cause(execute_notebook)()
     first_line = str(failure.value)
     assert "chapters/05_x.ipynb" in first_line and "cell 12: shapes (3,) and (4,) do not match" in first_line
+
+
+def test_pages_other_than_the_longest_yield_the_cpu_to_it(monkeypatch):
+    calls = []
+    monkeypatch.setattr(ext.os, "nice", calls.append)
+    assert ext._with_cause(lambda chunk: chunk, yield_to_longest=False)(["chapters/08_x"]) == ["chapters/08_x"]
+    assert calls == []
+    ext._with_cause(lambda chunk: chunk, yield_to_longest=True)(["chapters/01_x"])
+    assert calls == [ext.NICE_OTHERS]
