@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import jax
 import jax.numpy as jnp
@@ -71,6 +72,48 @@ def test_gradients_through_the_convolution():
         f = lambda x, kernel: jnp.sum(jnp.tanh(nn.conv1d(x, kernel, stride=2, dilation=2, padding="same")))
         jax.test_util.check_grads(f, (x, kernel), order=2, modes=["rev"])
 
+
+
+@pytest.mark.parametrize("padding, stride, dilation, width", CONFIGS)
+def test_derivatives_match_those_of_xla_convolution(padding, stride, dilation, width):
+    """conv1d's own derivative rule (im2col products) against JAX's rule for lax.conv_general_dilated."""
+    with jax.enable_x64():
+        x = jnp.asarray(RNG.normal(size=(2, 9, 3)))
+        kernel = jnp.asarray(RNG.normal(size=(width, 3, 4)))
+        pads = nn.conv_padding(9, width, stride=stride, dilation=dilation, padding=padding)
+
+        def reference(x, kernel):
+            return jax.lax.conv_general_dilated(x, kernel, (stride,), [pads], rhs_dilation=(dilation,),
+                                                dimension_numbers=("NWC", "WIO", "NWC"))
+
+        ours = lambda x, kernel: nn.conv1d(x, kernel, stride=stride, dilation=dilation, padding=padding)  # noqa: E731
+        weight = jnp.asarray(RNG.normal(size=reference(x, kernel).shape))
+        loss = lambda conv: lambda x, kernel: jnp.sum(weight * jnp.sin(conv(x, kernel)))  # noqa: E731
+        for got, want in zip(jax.grad(loss(ours), (0, 1))(x, kernel), jax.grad(loss(reference), (0, 1))(x, kernel)):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+        tangents = (jnp.asarray(RNG.normal(size=x.shape)), jnp.asarray(RNG.normal(size=kernel.shape)))
+        np.testing.assert_allclose(jax.jvp(ours, (x, kernel), tangents)[1],
+                                   jax.jvp(reference, (x, kernel), tangents)[1], rtol=1e-10, atol=1e-12)
+        only_kernel = jax.grad(lambda k: jnp.sum(ours(x, k) ** 2))(kernel)   # x has no tangent: one product only
+        np.testing.assert_allclose(only_kernel, jax.grad(lambda k: jnp.sum(reference(x, k) ** 2))(kernel), rtol=1e-10)
+
+
+def test_gradient_inside_a_scan_compiles_to_canonical_convolutions_only():
+    """XLA's CPU compiler hands a convolution to Eigen only in the canonical layout (NWC input, WIO kernel,
+    NWC output) and rewrites other layouts only outside loops. conv1d's backward pass is matrix products, so a
+    training loop (a lax.scan of gradient steps) holds forward convolutions only, all canonical."""
+    layer = nn.Conv1D.init(jax.random.key(0), 3, 4, 3, stride=2, dilation=2, padding="same")
+    xs = jnp.asarray(RNG.normal(size=(5, 8, 11, 3)), jnp.float32)
+
+    def epoch(layer, xs):
+        def step(layer, x):
+            grads = jax.grad(lambda layer: jnp.sum(layer(x) ** 2))(layer)
+            return jax.tree_util.tree_map(lambda p, g: p - 0.01 * g, layer, grads), None
+        return jax.lax.scan(step, layer, xs)[0]
+
+    hlo = jax.jit(epoch).lower(layer, xs).compile().as_text()
+    labels = re.findall(r" convolution\(.*?dim_labels=([^,\s]+)", hlo)
+    assert labels and set(labels) == {"b0f_0io->b0f"}, labels
 
 @settings(max_examples=60, deadline=None)
 @given(steps=st.integers(1, 30), width=st.integers(1, 6), stride=st.integers(1, 4),

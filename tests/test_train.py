@@ -167,6 +167,25 @@ def test_step_by_step_epochs_make_the_same_updates_as_the_scan():
     np.testing.assert_allclose(h_loop.train_loss, h_scan.train_loss, rtol=1e-5)
 
 
+
+def test_the_default_epoch_and_both_explicit_ones_make_the_same_updates():
+    """scan=None (the default), True (one lax.scan per epoch) and False (one call per step) train a
+    convolutional model (whose derivative rule is nn.conv1d's own) to the same parameters up to rounding."""
+    from recsys_lite import models
+
+    rng = np.random.default_rng(0)
+    data = {"user": rng.integers(0, 7, 96), "history": rng.integers(0, 12, (96, 3)), "item": rng.integers(0, 11, 96)}
+    start = models.Caser.init(jax.random.key(0), 7, 11, dim=4, window=3, n_horizontal=2, n_vertical=2, dropout=0.5)
+    optimizer, kwargs = optax.adam(0.05), dict(key=jax.random.key(1), epochs=2, batch_size=32, progress=False)
+    runs = {scan: fit(start, models.caser_loss, data, optimizer, scan=scan, **kwargs) for scan in (None, True, False)}
+    for scan in (True, False):
+        for got, want in zip(jax.tree_util.tree_leaves(runs[scan][0]), jax.tree_util.tree_leaves(runs[None][0])):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(runs[scan][1].train_loss, runs[None][1].train_loss, rtol=1e-5)
+    moved = [not np.allclose(a, b) for a, b in zip(jax.tree_util.tree_leaves(runs[None][0]),
+                                                   jax.tree_util.tree_leaves(start))]
+    assert all(moved)  # every parameter was trained (the convolutions included)
+
 def test_keep_last_returns_the_final_epoch_and_still_reports_the_best():
     seen = []
     scores = iter([0.9, 0.1, 0.2])

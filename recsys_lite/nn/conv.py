@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 
 from recsys_lite._checks import as_array, check_flag, check_float_dtype, check_key, check_lengths, check_size, describe
 from recsys_lite._pytree import pytree_dataclass
@@ -135,10 +137,57 @@ def conv1d_loop(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, pad
     return y
 
 
+def _windows(x, width: int, stride: int, dilation: int, pads: tuple[int, int]) -> jax.Array:
+    """im2col: the L_out windows of ``width`` padded steps of x (N, L, C), flattened: (N, L_out, width·C)."""
+    padded = jnp.pad(x, ((0, 0), pads, (0, 0)))
+    n_out = (padded.shape[1] - dilation * (width - 1) - 1) // stride + 1
+    taps = [jax.lax.slice_in_dim(padded, k * dilation, k * dilation + stride * (n_out - 1) + 1, stride, axis=1)
+            for k in range(width)]
+    return jnp.stack(taps, axis=2).reshape(x.shape[0], n_out, width * x.shape[2])
+
+
+def _windows_times(x, kernel, stride: int, dilation: int, pads: tuple[int, int]) -> jax.Array:
+    """The convolution as one matrix product, windows (N, L_out, w·C) × kernel (w·C, C'): (N, L_out, C')."""
+    width, channels, out_channels = kernel.shape
+    return _windows(x, width, stride, dilation, pads) @ kernel.reshape(width * channels, out_channels)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def _conv(x, kernel, stride: int, dilation: int, pads: tuple[int, int]) -> jax.Array:
+    """x (N, L, C) ⋆ kernel (w, C, C') → (N, L_out, C') with XLA's convolution.
+
+    Its derivative is taken through the same sum written as im2col, windows × kernel
+    (:func:`_windows_times`): the convolution is linear in x and in the kernel, so
+    dy = conv(dx, W) + conv(x, dW), and reverse mode transposes those two matrix
+    products. XLA's CPU compiler only hands a convolution to its fast (Eigen) routine
+    when it is in the canonical layout, and it rewrites the transposed convolutions
+    that JAX's own rule produces into that layout only outside loops: inside
+    ``lax.scan`` (a training epoch) they ran as slow generic loops. Matrix products
+    run fast everywhere.
+    """
+    return jax.lax.conv_general_dilated(x, kernel, window_strides=(stride,), padding=[pads],
+                                        rhs_dilation=(dilation,), dimension_numbers=("NWC", "WIO", "NWC"))
+
+
+def _conv_jvp(stride, dilation, pads, primals, tangents):
+    """dy = dx ⋆ W + x ⋆ dW, both as im2col products; a tangent JAX knows to be zero is skipped."""
+    x, kernel = primals
+    dx, dkernel = tangents
+    y = _conv(x, kernel, stride, dilation, pads)
+    parts = [_windows_times(a, b, stride, dilation, pads)
+             for a, b, tangent in ((dx, kernel, dx), (x, dkernel, dkernel)) if not isinstance(tangent, SymbolicZero)]
+    return y, sum(parts[1:], parts[0])
+
+
+_conv.defjvp(_conv_jvp, symbolic_zeros=True)
+
+
 def conv1d(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, padding: str = "valid") -> jax.Array:
     """The same formula, vectorised with ``lax.conv_general_dilated``.
 
     x: (..., L, C) → (..., L_out, C'); kernel: (w, C, C'); bias: (C',) or None.
+    Derivatives (``jax.grad``, ``jax.jvp``) are JAX's to rounding but computed as im2col
+    matrix products, which XLA's CPU compiler runs fast inside ``lax.scan`` too (see ``_conv``).
     An integer or bool ``x`` is promoted to the kernel's dtype, as ``x @ W`` would be.
 
     Raises:
@@ -156,8 +205,7 @@ def conv1d(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, padding:
     steps = x.shape[-2]
     conv_output_length(steps, kernel.shape[0], stride=stride, dilation=dilation, padding=padding)
     pads = conv_padding(steps, kernel.shape[0], stride=stride, dilation=dilation, padding=padding)
-    y = jax.lax.conv_general_dilated(x.reshape((-1,) + x.shape[-2:]), kernel, window_strides=(stride,),
-                                     padding=[pads], rhs_dilation=(dilation,), dimension_numbers=("NWC", "WIO", "NWC"))
+    y = _conv(x.reshape((-1,) + x.shape[-2:]), kernel, stride, dilation, pads)
     y = y.reshape(x.shape[:-2] + y.shape[-2:])
     return y if bias is None else y + bias
 

@@ -113,7 +113,10 @@ def _indexed_step(model, opt_state, stacked, keys, b, *, loss_fn, optimizer):
 
 
 def run_epoch_steps(model, opt_state, epoch_key, arrays, *, loss_fn, optimizer, batch_size):
-    """The same epoch as :func:`run_epoch`, as a Python loop over compiled steps (``fit(scan=False)``)."""
+    """The same epoch as :func:`run_epoch`, as a Python loop over compiled steps (``fit(scan=False)``).
+
+    Slower than the scan for every model of the book (each call costs about 0.5 ms of dispatch); kept for
+    ``fit(scan=False)`` and as a cross-check of the scan."""
     stacked, keys = _epoch_batches(arrays, epoch_key, batch_size)
     losses = []
     for b in range(keys.shape[0]):
