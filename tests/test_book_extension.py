@@ -141,3 +141,31 @@ def test_pages_other_than_the_longest_yield_the_cpu_to_it(monkeypatch):
     assert calls == []
     ext._with_cause(lambda chunk: chunk, yield_to_longest=True)(["chapters/01_x"])
     assert calls == [ext.NICE_OTHERS]
+
+
+def _record_start(log, name):
+    with open(log, "a") as handle:
+        handle.write(name + "\n")
+
+
+def test_sphinx_starts_the_pages_in_the_order_given(tmp_path):
+    """The order of _longest_first survives Sphinx's scheduling (it hands waiting tasks over last first)."""
+    import time
+
+    from sphinx.util.parallel import ParallelTasks, parallel_available
+
+    if not parallel_available:
+        pytest.skip("Sphinx builds serially here")
+    log = tmp_path / "starts"
+    order = ["a", "b", "c", "d", "e", "f"]
+
+    def task(chunk):
+        _record_start(log, chunk[0])
+        time.sleep(0.2)
+
+    tasks = ParallelTasks(2)
+    for chunk in ext.one_page_per_task(order, 2):
+        tasks.add_task(task, chunk)
+    tasks.join()
+    started = log.read_text().split()
+    assert set(started[:2]) == {"a", "b"} and started[2:] == ["c", "d", "e", "f"], started

@@ -144,7 +144,7 @@ def _parallel_build(app, config) -> None:
     import sphinx.builders
     from sphinx.util.parallel import ParallelTasks
 
-    sphinx.builders.make_chunks = lambda docnames, nproc, maxbatch=10: [[doc] for doc in docnames]
+    sphinx.builders.make_chunks = one_page_per_task
     if not getattr(ParallelTasks.add_task, "recsys_lite", False):
         add_task = ParallelTasks.add_task
 
@@ -153,6 +153,16 @@ def _parallel_build(app, config) -> None:
 
         add_task_telling_why.recsys_lite = True
         ParallelTasks.add_task = add_task_telling_why
+
+
+def one_page_per_task(docnames, nproc, maxbatch=10):
+    """Sphinx's chunks, one page each, arranged so that Sphinx starts them in the order of ``docnames``.
+
+    ``ParallelTasks`` starts the first ``nproc`` tasks as they are added, then, as workers free up, the
+    LAST task still waiting (``dict.popitem``); so the waiting ones are handed over in reverse.
+    tests/test_book_extension.py checks the start order against the installed Sphinx."""
+    chunks = [[doc] for doc in docnames]
+    return chunks[:nproc] + chunks[nproc:][::-1]
 
 
 class PageFailed(Exception):
