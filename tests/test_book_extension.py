@@ -161,7 +161,7 @@ def test_sphinx_starts_the_pages_in_the_order_given(tmp_path):
 
     def task(chunk):
         _record_start(log, chunk[0])
-        time.sleep(0.2)
+        time.sleep(2.0 if chunk[0] in "ab" else 0.1)  # the first two outlast the adding of the others
 
     tasks = ParallelTasks(2)
     for chunk in ext.one_page_per_task(order, 2):
@@ -169,3 +169,14 @@ def test_sphinx_starts_the_pages_in_the_order_given(tmp_path):
     tasks.join()
     started = log.read_text().split()
     assert set(started[:2]) == {"a", "b"} and started[2:] == ["c", "d", "e", "f"], started
+
+
+def test_the_order_uses_the_build_folder_s_own_records_when_it_has_them(tmp_path):
+    from jupyter_cache import get_cache
+
+    app, config = _app(tmp_path)
+    assert ext._measured_seconds(app) == {}, "a clean build has no records"
+    cache = get_cache(tmp_path / "_build" / ".jupyter_cache")
+    cache.db.dispose()
+    assert (tmp_path / "_build" / ".jupyter_cache" / "global.db").exists()
+    assert ext._measured_seconds(app) == {}

@@ -196,8 +196,12 @@ def _measured_seconds(app) -> dict[str, float]:
     try:
         from jupyter_cache import get_cache
 
-        return {Path(r.uri).stem: float(r.data.get("execution_seconds", 0.0))
-                for r in get_cache(cache).list_cache_records()}
+        records = get_cache(cache)
+        try:
+            return {Path(r.uri).stem: float(r.data.get("execution_seconds", 0.0))
+                    for r in records.list_cache_records()}
+        finally:
+            records.db.dispose()  # no open database connection is carried into the forked workers
     except Exception:  # an unreadable cache only costs the ordering
         return {}
 
