@@ -31,8 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER_BUDGET_SECONDS = 90
 BUILD_BUDGET_SECONDS = 300
-READING_STARTS = "reading sources..."
-RENDERING_STARTS = "pickling environment"   # Sphinx logs it once every page has been read
+# Sphinx's log: "updating environment" just before it reads (and myst-nb executes) the pages — with
+# workers, "reading sources..." only appears as each one finishes — and "pickling environment" once every
+# page has been read, before resolving and writing.
+READING_STARTS = "updating environment"
+RENDERING_STARTS = "pickling environment"
 
 
 def budget(chapter: str) -> int:
@@ -44,18 +47,23 @@ def build(output: Path, jobs: int) -> dict[str, float]:
     env = dict(os.environ, RECSYS_LITE_BOOK_JOBS=str(jobs))
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--path-output", str(output)]
     start = time.perf_counter()
-    marks = {}
+    timed = []
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
-        log = []
         for line in proc.stdout:
-            log.append(line)
-            for name, text in (("reading", READING_STARTS), ("rendering", RENDERING_STARTS)):
-                if text in line and name not in marks:
-                    marks[name] = time.perf_counter() - start
+            timed.append((time.perf_counter() - start, line))
     total = time.perf_counter() - start
     if proc.returncode:
-        sys.exit(f"the build failed (exit {proc.returncode}):\n{''.join(log[-40:])}")
-    reading, rendering = marks.get("reading", 0.0), marks.get("rendering", total)
+        sys.exit(f"the build failed (exit {proc.returncode}):\n{''.join(line for _, line in timed[-40:])}")
+    return phases(timed, total)
+
+
+def phases(timed: list[tuple[float, str]], total: float) -> dict[str, float]:
+    """Start-up, reading and rendering from the build's log lines, each with its time since the start."""
+    def first(text: str, default: float) -> float:
+        return next((t for t, line in timed if text in line), default)
+
+    reading = first(READING_STARTS, 0.0)
+    rendering = max(first(RENDERING_STARTS, total), reading)
     return {"start-up": reading, "reading (executing the notebooks)": rendering - reading,
             "rendering (resolving and writing the pages)": total - rendering, "whole build": total}
 
