@@ -151,6 +151,9 @@ def test_a_fingerprinted_model_restored_scores_exactly_as_the_same_model_retrain
     path = models.save_fingerprinted(tmp_path, "hybrid", key, first)
     assert path == tmp_path / f"hybrid-{key}.npz" and [p.name for p in tmp_path.iterdir()] == [path.name]
     restored = models.load_fingerprinted(tmp_path, "hybrid", key, _init())
+    from_shapes = models.load_fingerprinted(tmp_path, "hybrid", key, jax.eval_shape(_init))  # no arrays built
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(restored),
+                                                    jax.tree_util.tree_leaves(from_shapes)))
     retrained, _ = _train(world, _init(), epochs=3)  # the same training again, from scratch
     batch = {name: examples[name] for name in ("user", "history", "user_x")}
     scores = [np.asarray(m.scores(batch, item_features=item_x)) for m in (first, restored, retrained)]

@@ -48,13 +48,19 @@ __all__ = ["save_model", "load_model", "fingerprint", "save_fingerprinted", "loa
 _META = "__recsys_lite__"
 
 
-def _flat(model, name: str = "model") -> dict[str, np.ndarray]:
-    """{pytree path: array} of ``model``'s leaves, after checking they are arrays of numbers."""
+def _flat(model, name: str = "model", shapes: bool = False) -> dict[str, np.ndarray]:
+    """{pytree path: array} of ``model``'s leaves, after checking they are arrays of numbers.
+
+    With ``shapes``, leaves may also be ``jax.ShapeDtypeStruct`` (a template from ``jax.eval_shape``, which
+    costs no computation); they come back as empty arrays of that dtype, with ``.shape`` the leaf's."""
     leaves, _ = jax.tree_util.tree_flatten_with_path(model)
     if not leaves:
         raise ValueError(f"`{name}` must be a model whose parameters are arrays; it has none: got {describe(model)}.")
     flat = {}
     for path, leaf in leaves:
+        if shapes and isinstance(leaf, jax.ShapeDtypeStruct):
+            flat[jax.tree_util.keystr(path)] = np.broadcast_to(np.zeros((), leaf.dtype), leaf.shape)
+            continue
         array = np.asarray(leaf) if hasattr(leaf, "dtype") else None
         if array is None or array.dtype.kind not in "biuf":
             if not path:  # the whole thing is one leaf: not a model at all
@@ -87,6 +93,9 @@ def save_model(path: str | os.PathLike, model) -> None:
 def load_model(path: str | os.PathLike, like):
     """Read a model saved by :func:`save_model` into the structure of ``like`` (``.npz`` added as it does).
 
+    ``like`` is a model of the same settings, or its shapes alone, ``jax.eval_shape(init)``, which builds
+    no arrays (and so compiles nothing).
+
     Raises:
         TypeError: ``path`` is not a str or path, or ``like`` is not a model of arrays.
         FileNotFoundError: there is no file at ``path``.
@@ -96,7 +105,7 @@ def load_model(path: str | os.PathLike, like):
             dtypes (the message lists them). Every message names the file.
     """
     path = _npz_path(path)
-    expected = _flat(like, "like")
+    expected = _flat(like, "like", shapes=True)
     stored, meta = _read_npz(path)
     if meta.get("class") not in (None, type(like).__name__):
         raise ValueError(f"{path} holds a {meta['class']}, but `like` is a {type(like).__name__}.")
@@ -194,6 +203,7 @@ def save_fingerprinted(folder, name: str, fingerprint: str, model) -> Path:
     os.close(handle)
     try:
         save_model(temporary, model)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; the saved model is as readable as save_model's
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -214,7 +224,7 @@ def load_fingerprinted(folder, name: str, fingerprint: str, like):
     import warnings
 
     path = _fingerprinted_path(folder, name, fingerprint)
-    _flat(like, "like")
+    _flat(like, "like", shapes=True)
     if not path.is_file():
         return None
     try:
