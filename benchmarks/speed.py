@@ -4,18 +4,18 @@
     .venv/bin/python benchmarks/speed.py --tiny     # a seconds-long smoke run (used by the tests)
 
 For three models — biased MF, the Caser-style conv recommender and the
-GRU4Rec-style recurrent one — the same architecture, shapes, batch, loss and
-Adam optimizer are written twice: once with recsys_lite (layers and
-optimizer from scratch) and once with Flax Linen + optax. Each jitted
-training step is timed side by side in one run: after warm-up, the median
-of several repeats of a block of steps run as one compiled ``lax.scan`` (as
-``recsys_lite.train.fit`` runs them), the two implementations' repeats
-alternating. Prints the ratio recsys_lite / Flax.
-
-Then MF against Surprise's SVD on MovieLens u1: the wall time each needs to
-reach Surprise SVD's u1.test RMSE (Surprise trains with its defaults; our MF
-is timed epoch by epoch until its test RMSE is at least as good), both
-measured in the same run. Needs the `bench` extra: pip install -e ".[bench]".
+GRU4Rec-style recurrent one — and for the GRU recurrence alone, the same
+architecture, shapes, batch, loss and Adam optimizer are written twice: once
+with recsys_lite (layers and optimizer from scratch) and once with Flax Linen +
+optax. Ours runs as ``recsys_lite.train.fit`` runs it by default: its own step
+(``train.make_step``), a block of steps as one compiled ``lax.scan``. Flax runs
+both ways a Flax user might: the same scan, and a jitted step called once per
+batch from Python; the ratio is taken against the faster of the two (on this
+CPU, XLA runs the transposed convolutions of a convolution's gradient as generic
+loops inside a scan, so Flax's Caser is faster as separate calls). After a
+warm-up the three timed passes alternate, and each time is the median of the
+repeats. Needs the `bench` extra: pip install -e ".[bench]". (The race against
+Surprise's SVD is ``benchmarks/surprise.py``.)
 """
 
 from __future__ import annotations
@@ -32,39 +32,52 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from recsys_lite import data, metrics, models, optim
+from recsys_lite import models, nn, optim, train
 
 # ----------------------------------------------------------------------------- timing
 
 
-def time_side_by_side(ours, theirs, batches, repeats: int) -> tuple[float, float]:
-    """Median seconds per step of two ``(step, state)`` pairs over the same ``batches``.
+def time_side_by_side(ours, theirs, batches, repeats: int) -> tuple[float, float, float]:
+    """Median seconds per step: ours in a scan, theirs in a scan, theirs as one jitted call per batch.
 
-    Each pass runs all the batches as one compiled ``lax.scan`` of training
-    steps, the way :func:`recsys_lite.train.fit` runs an epoch, so Python's
-    per-call overhead (which dominates sub-millisecond steps) is not timed.
-    Both are compiled and warmed up first; then their passes alternate, so a
-    change in the machine's load during the run affects both alike.
+    ``ours`` and ``theirs`` are ``(step, state)`` pairs with ``step(*state, batch) -> state``. Every
+    pass runs the same ``batches``; all three are compiled and warmed up first, then their passes
+    alternate, so a change in the machine's load during the run affects them alike.
     """
     stacked = jax.tree_util.tree_map(lambda *rows: jnp.stack(rows), *batches)
 
-    def compile_pass(step):
+    def scan_pass(step):
         scan = lambda state, stacked: jax.lax.scan(lambda s, b: (step(*s, b), None), state, stacked)[0]  # noqa: E731
-        return jax.jit(scan)
+        return functools.partial(jax.jit(scan), stacked=stacked)
 
-    passes = [compile_pass(step) for step, _ in (ours, theirs)]
-    states = [jax.block_until_ready(run(state, stacked)) for run, (_, state) in zip(passes, (ours, theirs))]
-    times = ([], [])
+    def calls_pass(step):
+        jitted = jax.jit(lambda state, batch: step(*state, batch))
+
+        def run(state):
+            for batch in batches:
+                state = jitted(state, batch)
+            return state
+        return run
+
+    passes = [scan_pass(ours[0]), scan_pass(theirs[0]), calls_pass(theirs[0])]
+    states = [jax.block_until_ready(run(state)) for run, state in zip(passes, (ours[1], theirs[1], theirs[1]))]
+    times = ([], [], [])
     for _ in range(repeats):
         for k, run in enumerate(passes):
             start = time.perf_counter()
-            states[k] = jax.block_until_ready(run(states[k], stacked))
+            states[k] = jax.block_until_ready(run(states[k]))
             times[k].append((time.perf_counter() - start) / len(batches))
-    return statistics.median(times[0]), statistics.median(times[1])
+    return tuple(statistics.median(t) for t in times)
+
+
+def fit_step(loss, optimizer):
+    """recsys_lite's side: the step :func:`recsys_lite.train.fit` scans (no dropout, so no key)."""
+    step = train.make_step(lambda model, batch, key: loss(model, batch), optimizer)
+    return lambda model, opt_state, batch: step(model, opt_state, batch, None)[:2]
 
 
 def make_step(loss, optimizer, apply):
-    """One training step (not jitted itself: :func:`time_side_by_side` compiles a scan of them)."""
+    """Flax's side: one training step (not jitted itself: :func:`time_side_by_side` compiles it)."""
     def step(params, opt_state, batch):
         value, grads = jax.value_and_grad(loss)(params, batch)
         updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -147,7 +160,7 @@ def compare(cfg, rng):
                                   "rating": jnp.asarray(rng.integers(1, 6, B).astype(np.float32))})
     ours = models.BiasedMF.init(key, n_users, n_items, d, mu=3.5)
     opt = optim.adam(1e-3)
-    step = make_step(lambda m, b: models.rating_loss(m, b, reg=reg), opt, optim.apply_updates)
+    step = fit_step(lambda m, b: models.rating_loss(m, b, reg=reg), opt)
 
     flax_mf = FlaxMF(n_users, n_items, d)
     params = flax_mf.init(key, mf_batches[0]["user"], mf_batches[0]["item"])
@@ -159,9 +172,9 @@ def compare(cfg, rng):
 
     tx = optax.adam(1e-3)
     fstep = make_step(flax_mf_loss, tx, optax.apply_updates)
-    t_ours, t_flax = time_side_by_side((step, (ours, opt.init(ours))), (fstep, (params, tx.init(params))),
+    times = time_side_by_side((step, (ours, opt.init(ours))), (fstep, (params, tx.init(params))),
                                        mf_batches, cfg["repeats"])
-    rows.append(("biased MF (rating loss)", t_ours, t_flax))
+    rows.append(("biased MF (rating loss)", *times))
 
     # --- Caser, full softmax
     L = cfg["window"]
@@ -169,16 +182,16 @@ def compare(cfg, rng):
                                      "history": jnp.asarray(rng.integers(0, n_items + 1, (B, L))),
                                      "item": jnp.asarray(rng.integers(0, n_items, B))})
     ours = models.Caser.init(key, n_users, n_items, dim=d, window=L, n_horizontal=16, n_vertical=4, dropout=0.0)
-    step = make_step(lambda m, b: models.caser_loss(m, b, None), opt, optim.apply_updates)
+    step = fit_step(lambda m, b: models.caser_loss(m, b, None), opt)
     flax_caser = FlaxCaser(n_users, n_items, d, L, 16, 4)
     params = flax_caser.init(key, caser_batches[0]["user"], caser_batches[0]["history"])
     def caser_loss(params, b):
         return optax.softmax_cross_entropy_with_integer_labels(
             flax_caser.apply(params, b["user"], b["history"]), b["item"]).mean()
     fstep = make_step(caser_loss, tx, optax.apply_updates)
-    t_ours, t_flax = time_side_by_side((step, (ours, opt.init(ours))), (fstep, (params, tx.init(params))),
+    times = time_side_by_side((step, (ours, opt.init(ours))), (fstep, (params, tx.init(params))),
                                        caser_batches, cfg["repeats"])
-    rows.append(("Caser (conv, full softmax)", t_ours, t_flax))
+    rows.append(("Caser (conv, full softmax)", *times))
 
     # --- GRU4Rec, full softmax at every step
     T, H = cfg["seq_len"], cfg["hidden"]
@@ -192,7 +205,7 @@ def compare(cfg, rng):
 
     gru_batches = batches(gru_batch)
     ours = models.GRU4Rec.init(key, n_items, dim=d, hidden=H, dropout=0.0)
-    step = make_step(lambda m, b: models.gru4rec_loss(m, b, None), opt, optim.apply_updates)
+    step = fit_step(lambda m, b: models.gru4rec_loss(m, b, None), opt)
     flax_gru = FlaxGRU4Rec(n_items, d, H)
     params = flax_gru.init(key, gru_batches[0]["history"][:, :-1], gru_batches[0]["length"] - 1)
 
@@ -204,62 +217,34 @@ def compare(cfg, rng):
         return jnp.sum(jnp.where(real, ce, 0.0)) / jnp.maximum(real.sum(), 1)
 
     fstep = make_step(flax_gru_loss, tx, optax.apply_updates)
-    t_ours, t_flax = time_side_by_side((step, (ours, opt.init(ours))), (fstep, (params, tx.init(params))),
+    times = time_side_by_side((step, (ours, opt.init(ours))), (fstep, (params, tx.init(params))),
                                        gru_batches, cfg["repeats"])
-    rows.append(("GRU4Rec (recurrent, full softmax)", t_ours, t_flax))
+    rows.append(("GRU4Rec (recurrent, full softmax)", *times))
+
+    # --- the recurrence alone: nn.Recurrent(GRU) against fnn.RNN(GRUCell), forward and gradient, same data
+    import flax.linen as fnn
+
+    def rnn_batch():
+        lengths = rng.integers(1, T, gru_b)
+        return {"x": jnp.asarray(rng.normal(size=(gru_b, T - 1, d)).astype(np.float32)), "length": jnp.asarray(lengths),
+                "w": jnp.asarray(rng.normal(size=(gru_b, T - 1, H)).astype(np.float32))}
+
+    rnn_batches = batches(rnn_batch)
+    ours = nn.Recurrent.init(key, d, H, cell="gru")
+    step = fit_step(lambda m, b: jnp.sum(m(b["x"], b["length"])[0] * b["w"]) / b["x"].shape[0], opt)
+    flax_rnn = fnn.RNN(fnn.GRUCell(H))
+    params = flax_rnn.init(key, rnn_batches[0]["x"], seq_lengths=rnn_batches[0]["length"])
+
+    def flax_rnn_loss(params, b):
+        h = flax_rnn.apply(params, b["x"], seq_lengths=b["length"])
+        real = (jnp.arange(h.shape[1])[None] < b["length"][:, None])[..., None]
+        return jnp.sum(jnp.where(real, h, 0.0) * b["w"]) / h.shape[0]
+
+    fstep = make_step(flax_rnn_loss, tx, optax.apply_updates)
+    times = time_side_by_side((step, (ours, opt.init(ours))), (fstep, (params, tx.init(params))),
+                              rnn_batches, cfg["repeats"])
+    rows.append(("GRU recurrence alone (B sequences of T − 1 steps)", *times))
     return rows
-
-
-def against_surprise(tiny: bool):
-    """Wall time for our MF and Surprise SVD to reach Surprise SVD's u1.test RMSE."""
-    import surprise
-
-    ml = data.load_movielens("ml-100k")
-    train, test = ml.split("u1")
-    if tiny:
-        train, test = train.iloc[:5000], test.iloc[:1000]
-    reader = surprise.Reader(rating_scale=(1, 5))
-    trainset = surprise.Dataset.load_from_df(train[["user", "item", "rating"]], reader).build_full_trainset()
-    start = time.perf_counter()
-    svd = surprise.SVD(random_state=0, n_epochs=2 if tiny else 20)
-    svd.fit(trainset)
-    preds = np.array([svd.predict(u, i).est for u, i in zip(test.user, test.item)])
-    t_svd = time.perf_counter() - start
-    target = metrics.rmse(preds, test.rating)
-
-    arrays = {"user": jnp.asarray(train.user.to_numpy(np.int32)), "item": jnp.asarray(train.item.to_numpy(np.int32)),
-              "rating": jnp.asarray(train.rating.to_numpy(np.float32))}
-    start = time.perf_counter()
-    model = models.BiasedMF.init(jax.random.key(0), ml.n_users, ml.n_items, 64, mu=float(train.rating.mean()))
-    opt = optim.adam(0.003)
-    state = opt.init(model)
-    loss = functools.partial(models.rating_loss, reg=0.1)
-    m, B = len(train), 256
-    n_batches = m // B
-
-    @jax.jit
-    def epoch(model, state, key):
-        order = jax.random.permutation(key, m)[: n_batches * B].reshape(n_batches, B)
-
-        def step(carry, idx):
-            model, state = carry
-            batch = {k: v[idx] for k, v in arrays.items()}
-            grads = jax.grad(loss)(model, batch, None)
-            updates, state = opt.update(grads, state, model)
-            return (optim.apply_updates(model, updates), state), None
-
-        return jax.lax.scan(step, (model, state), order)[0]
-
-    compiled = epoch.lower(model, state, jax.random.key(0)).compile()  # the one-off cost, timed on its own
-    t_compile = time.perf_counter() - start
-    ours_rmse, epochs = float("inf"), 0
-    while ours_rmse > target and epochs < 30:
-        model, state = compiled(model, state, jax.random.key(epochs))
-        epochs += 1
-        ours_rmse = metrics.rmse(model.predict({"user": test.user.to_numpy(), "item": test.item.to_numpy()}),
-                                 test.rating)
-    t_ours = time.perf_counter() - start
-    return target, t_svd, ours_rmse, epochs, t_ours, t_compile
 
 
 def main() -> None:
@@ -271,17 +256,12 @@ def main() -> None:
            dict(n_users=943, n_items=1682, batch=1024, dim=64, window=5, seq_len=50, hidden=128, steps=20, repeats=7))
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, {jax.devices()[0].platform}, "
           f"jax {jax.__version__}; shapes: {cfg}\n")
-    print("| model | recsys_lite (ms/step) | Flax + optax (ms/step) | ratio |")
-    print("|---|---:|---:|---:|")
-    for name, ours, theirs in compare(cfg, np.random.default_rng(0)):
-        print(f"| {name} | {1e3 * ours:.2f} | {1e3 * theirs:.2f} | {ours / theirs:.2f} |")
-    target, t_svd, ours_rmse, epochs, t_ours, t_compile = against_surprise(args.tiny)
-    print(f"\nSurprise SVD (defaults): u1.test RMSE {target:.4f} in {t_svd:.2f} s.")
-    verdict = "reached" if ours_rmse <= target else "did not reach"
-    print(f"recsys_lite MF (d=64, Adam 0.003, λ=0.1, batch 256) {verdict} it: RMSE {ours_rmse:.4f} "
-          f"after {epochs} epochs in {t_ours:.2f} s, of which {t_compile:.2f} s compiling the epoch; "
-          f"ratio {t_ours / t_svd:.2f} with compilation, {(t_ours - t_compile) / t_svd:.2f} without.")
-
+    print("| model | recsys_lite, fit's scan (ms/step) | Flax + optax, scan (ms/step) "
+          "| Flax + optax, one call per step (ms/step) | ratio to Flax's faster |")
+    print("|---|---:|---:|---:|---:|")
+    for name, ours, flax_scan, flax_calls in compare(cfg, np.random.default_rng(0)):
+        print(f"| {name} | {1e3 * ours:.2f} | {1e3 * flax_scan:.2f} | {1e3 * flax_calls:.2f} "
+              f"| {ours / min(flax_scan, flax_calls):.2f} |")
 
 if __name__ == "__main__":
     main()
