@@ -17,7 +17,7 @@ JOBS   ?=
 help:
 	@echo "make book   build the website into $(HTML) (sets up .venv first; JOBS=1 executes one notebook at a time)"
 	@echo "make test   run every test, including a full book build and the browser test"
-	@echo "make bench  run the benchmarks (speed, quality, book timing); see benchmarks/RESULTS.md"
+	@echo "make bench  run the benchmarks (speed, Surprise race, quality, book timing); see benchmarks/RESULTS.md"
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make serve  serve the built site on http://127.0.0.1:$(PORT)"
 	@echo "make clean  remove build outputs (keeps .venv)"
@@ -45,6 +45,7 @@ test: $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/surprise.py
 	$(PY) benchmarks/quality.py
 	$(PY) benchmarks/book.py --jobs 1 2
 
