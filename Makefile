@@ -9,13 +9,15 @@ STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 HTML   := _build/html
 PORT   ?= 8000
+# Notebooks executed at a time by `make book` (empty: the build's default, 2 on a machine with 2+ cores).
+JOBS   ?=
 
 .PHONY: book test bench lab serve clean help
 
 help:
-	@echo "make book   build the website into $(HTML) (sets up .venv first)"
+	@echo "make book   build the website into $(HTML) (sets up .venv first; JOBS=1 executes one notebook at a time)"
 	@echo "make test   run every test, including a full book build and the browser test"
-	@echo "make bench  run the benchmarks (speed, quality, book timing); see benchmarks/RESULTS.md"
+	@echo "make bench  run the benchmarks (speed, Surprise race, quality, book timing); see benchmarks/RESULTS.md"
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make serve  serve the built site on http://127.0.0.1:$(PORT)"
 	@echo "make clean  remove build outputs (keeps .venv)"
@@ -33,7 +35,7 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	@touch $(BENCH_STAMP)
 
 book: $(STAMP)
-	$(VENV)/bin/jupyter-book build . --builder html
+	$(if $(JOBS),RECSYS_LITE_BOOK_JOBS=$(JOBS) )$(VENV)/bin/jupyter-book build . --builder html
 	@echo
 	@echo "The book is built. Open $(CURDIR)/$(HTML)/index.html"
 	@echo "or run 'make serve' and visit http://127.0.0.1:$(PORT)"
@@ -43,8 +45,9 @@ test: $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/surprise.py
 	$(PY) benchmarks/quality.py
-	$(PY) benchmarks/book.py
+	$(PY) benchmarks/book.py --jobs 1 2
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab chapters/

@@ -1,10 +1,11 @@
-"""The book's Sphinx extension: the execution cache is cleared when the library or data source changes."""
+"""The book's Sphinx extension: caches cleared when the library or data source changes; the parallel build."""
 
 from __future__ import annotations
 
 import importlib.util
 import types
 
+import pytest
 from conftest import ROOT
 
 spec = importlib.util.spec_from_file_location("recsys_lite_book", ROOT / "book" / "_ext" / "recsys_lite_book.py")
@@ -69,3 +70,113 @@ def test_the_build_switches_book_build_mode_on(monkeypatch):
     app = types.SimpleNamespace(connect=lambda *args, **kwargs: None)
     ext.setup(app)
     assert config.book_build()
+
+
+def test_jobs_reads_the_environment_and_rejects_nonsense(monkeypatch):
+    monkeypatch.delenv("RECSYS_LITE_BOOK_JOBS", raising=False)
+    monkeypatch.setattr(ext.os, "cpu_count", lambda: 1)
+    assert ext.jobs() == 1, "a one-core machine builds serially"
+    monkeypatch.setattr(ext.os, "cpu_count", lambda: 16)
+    assert ext.jobs() == 2
+    monkeypatch.setenv("RECSYS_LITE_BOOK_JOBS", "3")
+    assert ext.jobs() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("RECSYS_LITE_BOOK_JOBS", bad)
+        with pytest.raises(ValueError, match="RECSYS_LITE_BOOK_JOBS"):
+            ext.jobs()
+
+
+def test_the_longest_notebooks_start_first_and_pages_keep_their_relative_order(tmp_path):
+    app, _ = _app(tmp_path)
+    app.parallel = 2
+    docs = ["book/intro", "chapters/00_jax_primer", "chapters/05_collaborative_filtering",
+            "chapters/08_a_complete_recommender", "chapters/09_where_next", "book/notation"]
+    ext._longest_first(app, None, docs)
+    assert ext._LONGEST[0] == "chapters/08_a_complete_recommender"
+    assert docs == ["chapters/08_a_complete_recommender", "chapters/05_collaborative_filtering",
+                    "chapters/00_jax_primer", "book/intro", "book/notation", "chapters/09_where_next"], \
+        "chapter 9, which reads chapter 8's saved models, starts last"
+    app.parallel = 1
+    serial = ["b", "a"]
+    ext._longest_first(app, None, serial)
+    assert serial == ["b", "a"], "a serial build keeps Sphinx's order"
+
+
+def test_every_chapter_has_an_expected_time():
+    chapters = {path.stem for path in (ROOT / "chapters").glob("*.ipynb")}
+    assert chapters == set(ext.EXPECTED_SECONDS), "book/_ext/recsys_lite_book.py: EXPECTED_SECONDS"
+
+
+def test_the_compilation_cache_and_saved_models_live_in_the_build_folder(tmp_path, monkeypatch):
+    for name in ("RECSYS_LITE_CHECKPOINTS", "JAX_COMPILATION_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)  # restored after the test
+    app, config = _app(tmp_path)
+    ext._scope_caches_to_the_build(app, config)
+    assert ext.os.environ["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "_build" / ".jax_cache")
+    assert ext.os.environ["RECSYS_LITE_CHECKPOINTS"] == str(tmp_path / "_build" / ".checkpoints")
+    stale = tmp_path / "_build" / ".jax_cache"
+    stale.mkdir(parents=True)
+    (stale / "entry").write_text("compiled for another library")
+    ext._refresh_cache(app, config)  # no fingerprint yet: a first build, or a changed library
+    assert not stale.exists(), "a changed library or data source starts the compilation cache cold"
+
+
+def test_a_failing_page_in_a_worker_reports_its_whole_error_chain():
+    def execute_notebook():
+        try:
+            raise ValueError("cell 12: shapes (3,) and (4,) do not match")
+        except ValueError as cell_error:
+            raise RuntimeError("chapters/05_x.ipynb") from cell_error
+
+    with pytest.raises(ext.PageFailed) as failure:
+        ext._with_cause(execute_notebook)()
+    first_line = str(failure.value)
+    assert "chapters/05_x.ipynb" in first_line and "cell 12: shapes (3,) and (4,) do not match" in first_line
+
+
+def test_pages_other_than_the_longest_yield_the_cpu_to_it(monkeypatch):
+    calls = []
+    monkeypatch.setattr(ext.os, "nice", calls.append)
+    assert ext._with_cause(lambda chunk: chunk, yield_to_longest=False)(["chapters/08_x"]) == ["chapters/08_x"]
+    assert calls == []
+    ext._with_cause(lambda chunk: chunk, yield_to_longest=True)(["chapters/01_x"])
+    assert calls == [ext.NICE_OTHERS]
+
+
+def _record_start(log, name):
+    with open(log, "a") as handle:
+        handle.write(name + "\n")
+
+
+def test_sphinx_starts_the_pages_in_the_order_given(tmp_path):
+    """The order of _longest_first survives Sphinx's scheduling (it hands waiting tasks over last first)."""
+    import time
+
+    from sphinx.util.parallel import ParallelTasks, parallel_available
+
+    if not parallel_available:
+        pytest.skip("Sphinx builds serially here")
+    log = tmp_path / "starts"
+    order = ["a", "b", "c", "d", "e", "f"]
+
+    def task(chunk):
+        _record_start(log, chunk[0])
+        time.sleep(2.0 if chunk[0] in "ab" else 0.1)  # the first two outlast the adding of the others
+
+    tasks = ParallelTasks(2)
+    for chunk in ext.one_page_per_task(order, 2):
+        tasks.add_task(task, chunk)
+    tasks.join()
+    started = log.read_text().split()
+    assert set(started[:2]) == {"a", "b"} and started[2:] == ["c", "d", "e", "f"], started
+
+
+def test_the_order_uses_the_build_folder_s_own_records_when_it_has_them(tmp_path):
+    from jupyter_cache import get_cache
+
+    app, config = _app(tmp_path)
+    assert ext._measured_seconds(app) == {}, "a clean build has no records"
+    cache = get_cache(tmp_path / "_build" / ".jupyter_cache")
+    cache.db.dispose()
+    assert (tmp_path / "_build" / ".jupyter_cache" / "global.db").exists()
+    assert ext._measured_seconds(app) == {}

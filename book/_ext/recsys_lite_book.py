@@ -13,15 +13,58 @@
 3. Drops repeated inline scripts: sphinx-thebe adds its configuration
    script each time the environment is read, and a second
    ``const THEBE_JS_URL`` is a JavaScript error on every page.
+4. Makes a clean build faster without changing a page (benchmarks/book.py
+   measures each lever; benchmarks/RESULTS.md has the numbers):
+
+   - **Two notebooks at a time.** Sphinx reads (and myst-nb executes) the
+     pages in ``RECSYS_LITE_BOOK_JOBS`` worker processes (default: 2, or 1 on
+     a one-core machine; 1 is the serial build). Jupyter Book 1's command
+     line has no ``-j``, so we set the number here. The pages are handed out
+     one at a time, the longest notebooks first, so the two workers finish
+     close together (Sphinx would otherwise cut the sorted list of pages into
+     two fixed halves: chapters 0–3 against 4–10). XLA's thread pools are
+     left as they are: a kernel uses the second core whenever the other one
+     is compiling, in Python, or done. The longest notebook runs at normal
+     priority and every other page at ``nice`` 10, so the longest chapter
+     takes the second core whenever it can use it and its time stays close
+     to its serial time; the shorter ones, which have room under the 90 s
+     budget, absorb the sharing.
+   - **A compilation cache scoped to the build.** Kernels write JAX's
+     persistent compilation cache to ``<build>/_build/.jax_cache``, next to
+     the execution cache and cleared with it: a clean build starts cold, but a
+     program compiled once (the same training epoch re-created with a new
+     optimizer object, the same model scored in two chapters) is read back
+     instead of compiled again. Entries are keyed by the program's text and
+     XLA's options, so a hit is the same machine code. The models chapter 8
+     saves for chapter 9 (``RECSYS_LITE_CHECKPOINTS``) live there too, so a
+     clean build trains them; chapter 9 starts last, when chapter 8 (started
+     first) has normally finished.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Seconds each notebook took in a clean build (benchmarks/book.py, MovieLens, quiet machine), used only to
+# start the longest first. A stale figure costs balance between the two workers, never correctness; the
+# build folder's own execution records replace these when it has them.
+EXPECTED_SECONDS = {"08_a_complete_recommender": 125, "05_collaborative_filtering": 76, "06_convolution": 67,
+                    "07_recurrent_layers": 46, "09_where_next": 44, "04_neural_networks": 31,
+                    "03_gradient_descent": 25, "02_loss_functions": 21, "10_scaling_out": 18,
+                    "01_the_recommendation_problem": 15, "00_jax_primer": 9}
+# Started after every other notebook: chapter 9 reads the models chapter 8 (started first) saves.
+STARTS_LAST = ("09_where_next",)
+# Extensions Jupyter Book loads that do not declare whether they are safe for parallel builds (Sphinx then
+# warns and builds serially). Each is: sphinx_jupyterbook_latex acts for the LaTeX builder only;
+# sphinx_multitoc_numbering renumbers the table of contents in the main process after reading;
+# sphinx-mathjax-offline copies MathJax's files when the build has finished.
+UNDECLARED_BUT_SAFE = ("sphinx_jupyterbook_latex", "sphinx_multitoc_numbering", "sphinx-mathjax-offline")
 
 
 def _fingerprint() -> str:
@@ -46,6 +89,14 @@ def _stamp_path(app, config) -> tuple[Path, Path]:
     return cache, cache.parent / ".recsys_lite_fingerprint"
 
 
+def _jax_cache_path(app, config) -> Path:
+    return _stamp_path(app, config)[0].parent / ".jax_cache"
+
+
+def _checkpoint_path(app, config) -> Path:
+    return _stamp_path(app, config)[0].parent / ".checkpoints"
+
+
 def _refresh_cache(app, config) -> None:
     cache, stamp = _stamp_path(app, config)
     app.recsys_lite_fingerprint = _fingerprint()
@@ -55,6 +106,114 @@ def _refresh_cache(app, config) -> None:
     if cache.exists():
         shutil.rmtree(cache)
         print("recsys_lite_book: library code or data source changed; cleared the execution cache")
+    for folder in (_jax_cache_path(app, config), _checkpoint_path(app, config)):
+        if folder.exists():
+            shutil.rmtree(folder)
+
+
+def _scope_caches_to_the_build(app, config) -> None:
+    """Kernels inherit the environment: JAX's persistent cache and the chapters' saved models in the build
+    folder. JAX's default threshold stands: only programs that took a second or more to compile are
+    stored. Storing every program (threshold 0) gave chapters 2 and 3 hits on 22-27 % of their programs (the
+    metrics' small programs, compiled again in every chapter) and no measurable saving: reading a small
+    program back costs about what compiling it does."""
+    os.environ["RECSYS_LITE_CHECKPOINTS"] = str(_checkpoint_path(app, config))
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(_jax_cache_path(app, config))
+
+
+def jobs() -> int:
+    """Worker processes for reading (executing) the pages: $RECSYS_LITE_BOOK_JOBS, default min(2, cores)."""
+    value = os.environ.get("RECSYS_LITE_BOOK_JOBS", "")
+    if not value:
+        return min(2, os.cpu_count() or 1)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"RECSYS_LITE_BOOK_JOBS must be a whole number >= 1; got {value!r}")
+    return int(value)
+
+
+def _parallel_build(app, config) -> None:
+    """Read (execute) the pages in jobs() processes, longest notebook first, one page per task."""
+    n = jobs()
+    if n < 2:
+        return
+    for name in UNDECLARED_BUT_SAFE:
+        if name in app.extensions:
+            app.extensions[name].parallel_read_safe = True
+            app.extensions[name].parallel_write_safe = True
+    app.parallel = n
+    import sphinx.builders
+    from sphinx.util.parallel import ParallelTasks
+
+    sphinx.builders.make_chunks = one_page_per_task
+    if not getattr(ParallelTasks.add_task, "recsys_lite", False):
+        add_task = ParallelTasks.add_task
+
+        def add_task_telling_why(self, task_func, arg=None, result_func=None):
+            return add_task(self, _with_cause(task_func, yield_to_longest=arg != [_LONGEST[0]]), arg, result_func)
+
+        add_task_telling_why.recsys_lite = True
+        ParallelTasks.add_task = add_task_telling_why
+
+
+def one_page_per_task(docnames, nproc, maxbatch=10):
+    """Sphinx's chunks, one page each, arranged so that Sphinx starts them in the order of ``docnames``.
+
+    ``ParallelTasks`` starts the first ``nproc`` tasks as they are added, then, as workers free up, the
+    LAST task still waiting (``dict.popitem``); so the waiting ones are handed over in reverse.
+    tests/test_book_extension.py checks the start order against the installed Sphinx."""
+    chunks = [[doc] for doc in docnames]
+    return chunks[:nproc] + chunks[nproc:][::-1]
+
+
+class PageFailed(Exception):
+    """A page failed in a worker process; the message holds the whole chain (which cell, which error)."""
+
+
+# The page started first (the longest notebook), set when the pages are ordered.
+_LONGEST = [None]
+NICE_OTHERS = 10
+
+
+def _with_cause(task_func, yield_to_longest: bool = False):
+    """Sphinx reports a worker's failure by its last exception's first line ("ExecutionError: <notebook>") and
+    drops the worker's log, which held the failing cell; keep the whole chain in the message instead. With
+    ``yield_to_longest`` the worker (and the kernel it starts) runs at lower priority than the longest page."""
+    def task(*args):
+        if yield_to_longest:
+            os.nice(NICE_OTHERS)
+        try:
+            return task_func(*args)
+        except Exception as err:
+            raise PageFailed("".join(traceback.format_exception(err))) from None
+    return task
+
+
+def _measured_seconds(app) -> dict[str, float]:
+    """Execution seconds per notebook from this build folder's execution cache (empty when there is none)."""
+    cache = _stamp_path(app, app.config)[0]
+    if not (cache / "global.db").exists():
+        return {}
+    try:
+        from jupyter_cache import get_cache
+
+        records = get_cache(cache)
+        try:
+            return {Path(r.uri).stem: float(r.data.get("execution_seconds", 0.0))
+                    for r in records.list_cache_records()}
+        finally:
+            records.db.dispose()  # no open database connection is carried into the forked workers
+    except Exception:  # an unreadable cache only costs the ordering
+        return {}
+
+
+def _longest_first(app, env, docnames: list[str]) -> None:
+    """Start the notebooks that take longest first (in place): two workers then finish close together.
+    STARTS_LAST go after every other page."""
+    if app.parallel < 2:
+        return
+    seconds = {**EXPECTED_SECONDS, **_measured_seconds(app)}
+    docnames.sort(key=lambda doc: (Path(doc).name in STARTS_LAST, -seconds.get(Path(doc).name, 0.0)))
+    _LONGEST[0] = docnames[0] if docnames else None
 
 
 def _save_fingerprint(app, exception) -> None:
@@ -91,6 +250,9 @@ def setup(app):
 
     config.set_book_build()
     app.connect("config-inited", _refresh_cache)
+    app.connect("config-inited", _scope_caches_to_the_build)
+    app.connect("config-inited", _parallel_build)
+    app.connect("env-before-read-docs", _longest_first)
     app.connect("env-get-outdated", _reread_notebooks)
     app.connect("build-finished", _save_fingerprint)
     # priority 1: run before any handler that returns a template (that stops the event).
