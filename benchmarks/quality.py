@@ -12,8 +12,12 @@ the chapter that introduces it, copied from that chapter's code cells:
 
 - chapter 5 (05_collaborative_filtering): biased MF for ratings (the grid
   over K and λ, the epoch count chosen on a seeded 10 % validation slice of
-  u1.base, then a refit on all of u1.base); MF with the BPR and the softmax
-  loss, and NeuMF, for top-N;
+  u1.base, then a refit on all of u1.base); I-AutoRec (λ ∈ {100, 300} side by
+  side, the (λ, epoch) chosen on the same slice, then a refit) and the ridge
+  blend of the biases, biased MF and I-AutoRec (weights fitted on the
+  validation predictions of the members trained on the fit slice, ridge α by
+  5-fold cross-validation there, applied to the refitted members); MF with the
+  BPR and the softmax loss, and NeuMF, for top-N;
 - chapter 6 (06_convolution): Caser, window L = 5, a cosine learning-rate
   decay over 4 epochs;
 - chapter 7 (07_recurrent_layers): GRU4Rec on windows of 10 (+1) films, the
@@ -22,7 +26,11 @@ the chapter that introduces it, copied from that chapter's code cells:
   of the chapter's three) and its rating head.
 
 Top-N models keep their best epoch by validation NDCG@10; test numbers are
-computed once. Peers: Surprise's SVD, SVD++ and KNNBaseline (ratings) and
+computed once. The rating models of chapter 5 are also run on the five folds
+u1–u5 (mean ± standard deviation over the folds), each fold with the
+hyperparameters chosen on u1's validation slice (K, λ, epochs, the blend's
+ridge α); the blend's weights are fitted on each fold's own validation
+slice. Peers: Surprise's SVD, SVD++ and KNNBaseline (ratings) and
 implicit's ALS and BPR (top-N), with their default hyperparameters (64
 factors for implicit), scored by the same metric code. `seconds` is the wall
 time of each model's training, validation-based choices included (for the
@@ -131,7 +139,12 @@ def rating_rows(s: Setup):
     by_id = lambda model: model.predict  # noqa: E731  (the model protocol: predict(batch))
     record("global mean", lambda: by_id(models.GlobalMean.fit(base, s.n_users, s.n_items)))
     record("user + item biases", lambda: by_id(models.UserItemBias.fit(base, s.n_users, s.n_items)))
-    record("biased MF (recsys_lite)", lambda: by_id(biased_mf(s, fit_data, valid_data, base_data)))
+    start = time.perf_counter()
+    pred, s.chosen, target = chapter5_fold(s, base, test)
+    seconds = time.perf_counter() - start  # all of chapter 5's rating models, their choices included
+    for name in ("biased MF (recsys_lite)", "I-AutoRec (recsys_lite)", "blend (recsys_lite)"):
+        rows[name] = {"RMSE": metrics.rmse(pred[name], target), "MAE": metrics.mae(pred[name], target),
+                      "seconds": seconds}
     record("hybrid (recsys_lite)", lambda: hybrid_rating(s, fit_data, valid_data, base_data))
 
     import surprise
@@ -151,9 +164,27 @@ def rating_rows(s: Setup):
     return rows
 
 
+def fold_rows(s: Setup):
+    """Chapter 5's rating models (and Surprise SVD) on u1–u5: RMSE mean ± standard deviation over the folds."""
+    import surprise
+
+    per_fold = {}
+    for fold in ("u1", "u2", "u3", "u4", "u5"):
+        base, test = s.ml.split(fold)
+        pred, _, target = chapter5_fold(s, base, test, chosen=s.chosen)
+        algo = surprise.SVD(random_state=0, **({"n_epochs": 1} if s.tiny else {}))
+        algo.fit(surprise.Dataset.load_from_df(base[["user", "item", "rating"]],
+                                               surprise.Reader(rating_scale=(1, 5))).build_full_trainset())
+        pred["Surprise SVD"] = np.array([algo.predict(u, i).est for u, i in zip(test.user, test.item)])
+        for name, p in pred.items():
+            per_fold.setdefault(name, []).append(metrics.rmse(p, target))
+    return {name: {"RMSE mean": float(np.mean(v)), "RMSE s.d.": float(np.std(v, ddof=1)),
+                   **{f"u{f + 1}": v[f] for f in range(len(v))}} for name, v in per_fold.items()}
+
+
 def biased_mf(s: Setup, fit_data, valid_data, base_data):
     """Chapter 5, cells c09, c11 and c15: the (K, λ) grid, the λs trained side by side; the best
-    (K, λ, epoch count) by validation RMSE; a refit on all of u1.base."""
+    (K, λ, epoch count) by validation RMSE; a refit on all of u1.base. Returns (refit, (K, λ, epochs))."""
     dims, lambdas, n_epochs, batch, lr, stddev = (4, 16, 64), (0.01, 0.03, 0.1, 0.3), 12, 2048, 0.01, 0.01
     columns = ("user", "item", "rating")
 
@@ -179,11 +210,112 @@ def biased_mf(s: Setup, fit_data, valid_data, base_data):
     best_K, best_lam = min(curves, key=lambda kl: min(curves[kl]))
     best_epochs = int(np.argmin(curves[best_K, best_lam])) + 1
 
-    init = models.BiasedMF.init(_key(best_K), s.n_users, s.n_items, best_K, mu=float(base_data["rating"].mean()),
-                                stddev=stddev)
-    model, _ = _fit(init, partial(models.rating_loss, reg=best_lam), {c: base_data[c] for c in columns},
-                    optim.adam(lr), seed=3, epochs=best_epochs, batch_size=batch)
+    return mf_train(s, base_data, best_K, best_lam, best_epochs), (best_K, best_lam, best_epochs)
+
+
+def mf_train(s: Setup, rows_data, K, lam, n_epochs):
+    """Chapter 5, cell c15: biased MF of size K with penalty λ, n_epochs epochs on rows_data."""
+    init = models.BiasedMF.init(_key(K), s.n_users, s.n_items, K, mu=float(rows_data["rating"].mean()), stddev=0.01)
+    model, _ = _fit(init, partial(models.rating_loss, reg=lam), {c: rows_data[c] for c in ("user", "item", "rating")},
+                    _MF_ADAM, seed=3, epochs=n_epochs, batch_size=2048)
     return model
+
+
+_MF_ADAM = optim.adam(0.01)       # one optimizer object per model kind: fit compiles once per shape
+_AR_ADAM = optim.adam(0.001)
+AR_HIDDEN, AR_BATCH, AR_LAMBDAS, AR_EPOCHS = 500, 128, (100.0, 300.0), 30  # frozen: benchmarks/ratings_search.py
+BLEND_RIDGES = (0.0, 1.0, 10.0, 100.0)
+
+
+def _autorec_loss(lams):
+    def loss(stacked, batch, key=None):
+        return jnp.sum(jax.vmap(lambda model, lam: models.autorec_loss(model, batch, reg=lam))(
+            stacked, jnp.asarray(lams)))
+    return loss
+
+
+_AR_LOSSES = {}
+
+
+def autorec_train(s: Setup, frame, lams, n_epochs, *, seed=43, validate=None):
+    """Chapter 5: I-AutoRec copies, one per λ, stacked, on the ratings of `frame` → (stack, history)."""
+    init = models.AutoRec.init(_key(42), frame, s.n_users, s.n_items, AR_HIDDEN)
+    stacked = jax.tree.map(lambda leaf: jnp.stack([leaf] * len(lams)), init)
+    loss = _AR_LOSSES.setdefault(tuple(lams), _autorec_loss(tuple(lams)))
+    return _fit(stacked, loss, {"row": np.arange(s.n_items, dtype=np.int32)}, _AR_ADAM, seed=seed, epochs=n_epochs,
+                batch_size=AR_BATCH, validate=validate, monitor="best" if validate else None, mode="min")
+
+
+_predict_copies = jax.jit(jax.vmap(lambda model, rows: model.predict(rows), in_axes=(0, None)))
+
+
+def _copy(stacked, c):
+    return jax.tree.map(lambda leaf: leaf[c], stacked)
+
+
+def autorec_choose(s: Setup, fit_rows, valid_data):
+    """Chapter 5: the (λ, epoch) of I-AutoRec with the best validation RMSE → (λ, epochs, fit-slice model)."""
+    def record(stacked):
+        preds = np.asarray(_predict_copies(stacked, valid_data))
+        row = {f"λ={lam:g}": metrics.rmse(p, valid_data["rating"]) for lam, p in zip(AR_LAMBDAS, preds)}
+        return {"best": min(row.values()), **row}
+
+    stacked, history = autorec_train(s, fit_rows, AR_LAMBDAS, s.epochs(AR_EPOCHS), validate=record)
+    frame = history.to_frame()[[f"λ={lam:g}" for lam in AR_LAMBDAS]]
+    column = frame.min().idxmin()
+    lam = float(column.removeprefix("λ="))
+    return lam, int(frame[column].idxmin()) + 1, _copy(stacked, AR_LAMBDAS.index(lam))
+
+
+def blend_choose(x_valid, r_valid):
+    """Chapter 5: the ridge α with the best 5-fold cross-validated RMSE on the validation slice."""
+    fold = np.random.default_rng(SEED).integers(0, 5, len(r_valid))
+
+    def cv(alpha):
+        pred = np.empty(len(r_valid))
+        for f in range(5):
+            held = fold == f
+            pred[held] = models.Blend.fit(x_valid[~held], r_valid[~held], ridge=alpha).predict(x_valid[held])
+        return metrics.rmse(pred, r_valid)
+
+    scores = {alpha: cv(alpha) for alpha in BLEND_RIDGES}
+    return min(scores, key=scores.get)
+
+
+def chapter5_fold(s: Setup, base, test, chosen=None):
+    """Chapter 5's rating models on one fold → ({name: test predictions}, chosen settings).
+
+    ``chosen=None`` (u1): every choice made on the fold's validation slice; otherwise u1's choices
+    (MF's K, λ, epochs; AutoRec's λ, epochs; the blend's α), and only the blend's weights are fitted
+    on this fold's validation slice.
+    """
+    in_valid = np.random.default_rng(SEED).random(len(base)) < 0.10
+    fit_rows, valid_rows = base[~in_valid], base[in_valid]
+    as_data = lambda rows: {"user": rows.user.to_numpy(np.int32), "item": rows.item.to_numpy(np.int32),  # noqa: E731
+                            "rating": rows.rating.to_numpy(np.float32)}
+    fit_data, valid_data, base_data, test_data = map(as_data, (fit_rows, valid_rows, base, test))
+    if chosen is None:
+        mf_base, (K, lam, mf_epochs) = biased_mf(s, fit_data, valid_data, base_data)
+        ar_lam, ar_epochs, ar_fit = autorec_choose(s, fit_rows, valid_data)
+    else:
+        K, lam, mf_epochs, ar_lam, ar_epochs, alpha = chosen
+        mf_base = mf_train(s, base_data, K, lam, mf_epochs)
+        ar_fit = _copy(autorec_train(s, fit_rows, (ar_lam,), ar_epochs)[0], 0)
+    mf_fit = mf_train(s, fit_data, K, lam, mf_epochs)
+    bias_fit = models.UserItemBias.fit(fit_rows, s.n_users, s.n_items)
+    x_valid = np.column_stack([np.asarray(m.predict(valid_data)) for m in (bias_fit, mf_fit, ar_fit)])
+    if chosen is None:
+        alpha = blend_choose(x_valid, valid_data["rating"])
+    blend = models.Blend.fit(x_valid, valid_data["rating"], ridge=alpha)
+    ar_base = _copy(autorec_train(s, base, (ar_lam,), ar_epochs, seed=44)[0], 0)
+    pred = {"global mean": models.GlobalMean.fit(base, s.n_users, s.n_items).predict(test_data),
+            "user + item biases": models.UserItemBias.fit(base, s.n_users, s.n_items).predict(test_data),
+            "biased MF (recsys_lite)": mf_base.predict(test_data),
+            "I-AutoRec (recsys_lite)": ar_base.predict(test_data)}
+    pred = {name: np.asarray(p) for name, p in pred.items()}
+    pred["blend (recsys_lite)"] = blend.predict(np.column_stack(
+        [pred[n] for n in ("user + item biases", "biased MF (recsys_lite)", "I-AutoRec (recsys_lite)")]))
+    return pred, (K, lam, mf_epochs, ar_lam, ar_epochs, alpha), test_data["rating"]
 
 
 def hybrid_rating(s: Setup, fit_data, valid_data, base_data):
@@ -332,6 +464,12 @@ def main() -> None:
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, jax {jax.__version__}; data: {ml.source}\n")
     print("Rating prediction, u1.test:\n")
     print(_table(rating_rows(setup), ["RMSE", "MAE", "seconds"]))
+    K, lam, mf_epochs, ar_lam, ar_epochs, alpha = setup.chosen
+    print(f"\nChosen on u1's validation slice: biased MF K = {K}, λ = {lam}, {mf_epochs} epochs; I-AutoRec "
+          f"λ = {ar_lam:g}, {ar_epochs} epochs; blend ridge α = {alpha:g}. (The three rows share one time: "
+          f"chapter 5's rating models, choices and refits included.)")
+    print("\nRating prediction, five folds u1–u5 (u1's choices on every fold), RMSE:\n")
+    print(_table(fold_rows(setup), ["RMSE mean", "RMSE s.d.", "u1", "u2", "u3", "u4", "u5"]))
     print("\nTop-N, leave-one-out test targets, full ranking:\n")
     print(_table(topn_rows(setup), ["HR@10", "NDCG@10", "MRR", "seconds"]))
 

@@ -43,6 +43,8 @@ names, each taking ONE batch mapping::
   top-N baselines, item-kNN, EASE and implicit ALS;
 - :mod:`~recsys_lite.models.factorization` (chapters 4–5): content MLP,
   biased MF, NeuMF, and their losses;
+- :mod:`~recsys_lite.models.autorec` (chapter 5): I-AutoRec, an autoencoder of each film's ratings;
+- :mod:`~recsys_lite.models.blend` (chapter 5): a ridge blend of rating models fitted on validation;
 - :mod:`~recsys_lite.models.sampling` (chapter 5): negative items for BPR,
   uniform or in proportion to popularity with seen items skipped;
 - :mod:`~recsys_lite.models.markov` (chapters 6–7): the first-order Markov chain, the non-deep
@@ -52,8 +54,12 @@ names, each taking ONE batch mapping::
 - :mod:`~recsys_lite.models.serving`: save/load as ``.npz``, and ``Recommender``.
 """
 
+from recsys_lite.models.autorec import *  # noqa: F401,F403
+from recsys_lite.models.autorec import __all__ as _autorec
 from recsys_lite.models.baselines import *  # noqa: F401,F403
 from recsys_lite.models.baselines import __all__ as _baselines
+from recsys_lite.models.blend import *  # noqa: F401,F403
+from recsys_lite.models.blend import __all__ as _blend
 from recsys_lite.models.classical import *  # noqa: F401,F403
 from recsys_lite.models.classical import __all__ as _classical
 from recsys_lite.models.factorization import *  # noqa: F401,F403
@@ -69,4 +75,5 @@ from recsys_lite.models.sequential import __all__ as _sequential
 from recsys_lite.models.serving import *  # noqa: F401,F403
 from recsys_lite.models.serving import __all__ as _serving
 
-__all__ = [*_baselines, *_classical, *_factorization, *_sampling, *_markov, *_sequential, *_hybrid, *_serving]
+__all__ = [*_autorec, *_baselines, *_blend, *_classical, *_factorization, *_sampling, *_markov, *_sequential,
+           *_hybrid, *_serving]
