@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from functools import partial
 
 import jax
@@ -87,6 +88,22 @@ def _fd_loss(model, rows, reg, layer, weight):
     R = np.asarray(model.ratings, np.float64)
     total = sum(np.sum(((1 / (1 + np.exp(-(R[i] @ V + bV)))) @ W + bW - R[i])[R[i] > 0] ** 2) for i in rows)
     return (total + len(rows) / R.shape[0] * 0.5 * reg * (np.sum(V ** 2) + np.sum(W ** 2))) / len(rows)
+
+
+def test_batches_add_up_to_the_papers_objective():
+    """A partition into batches sums to (1/B) × the paper's objective; a random batch averages (1/n) × it."""
+    frame = _frame(3)
+    model = models.AutoRec.init(jax.random.key(3), frame, N_USERS, N_ITEMS, hidden=4)
+    reg = 0.7
+    R = np.asarray(model.ratings, np.float64)
+    V, W = np.asarray(model.encoder.weight, np.float64), np.asarray(model.decoder.weight, np.float64)
+    objective = sum(np.sum(((1 / (1 + np.exp(-(R[i] @ V)))) @ W - R[i])[R[i] > 0] ** 2) for i in range(N_ITEMS))
+    objective += 0.5 * reg * (np.sum(V ** 2) + np.sum(W ** 2))  # the paper's, biases at 0
+    loss = partial(models.autorec_loss, model, reg=reg)
+    batches = np.arange(N_ITEMS, dtype=np.int32).reshape(3, 3)  # B = 3 divides n = 9
+    assert sum(float(loss({"row": b})) for b in batches) == pytest.approx(objective / 3, rel=1e-5)
+    pairs = [np.array(pair, np.int32) for pair in itertools.combinations(range(N_ITEMS), 2)]  # every batch of B = 2
+    assert np.mean([float(loss({"row": b})) for b in pairs]) == pytest.approx(objective / N_ITEMS, rel=1e-5)
 
 
 def test_unobserved_entries_get_no_gradient_from_the_error():

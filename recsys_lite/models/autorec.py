@@ -139,9 +139,11 @@ def autorec_loss(model: AutoRec, batch, key=None, *, reg: float = 0.0) -> jax.Ar
 
     ``batch["row"]`` (B,) ids of the input rows (films for I-AutoRec). Only the
     observed entries of each row (r_ui > 0) count: a missing entry is unknown,
-    not 0, so its reconstruction gets no gradient. Summed over an epoch's
-    n_rows/B minibatches, J_B adds up to (1/B) times the paper's objective
-    Σ_i ‖r_i − r̂_i‖²_O + (λ/2)(‖V‖² + ‖W‖²); biases are not penalised.
+    not 0, so its reconstruction gets no gradient. Over n_rows/B minibatches
+    that hold every row once, J_B adds up to exactly (1/B) times the paper's
+    objective Σ_i ‖r_i − r̂_i‖²_O + (λ/2)(‖V‖² + ‖W‖²), and a batch of B rows
+    drawn at random has expectation (1/n_rows) times it (``train.fit`` drops the
+    n_rows mod B rows a shuffled epoch leaves over); biases are not penalised.
 
     Raises ``TypeError``/``ValueError`` for a batch without ``row``, ids that are not integers or out of
     range (when concrete), or a negative ``reg``.
