@@ -284,7 +284,7 @@ class Recurrent:
     order in about as much time as the whole recurrence (a GRU, B = 128, L = 49,
     C = 64, H = 128: the step took 1.8 × Flax's ``RNN(GRUCell)``, which
     projects inside the loop). So each step computes its own x_t U + b inside
-    the scan, next to h_{t−1} W, and the GRU multiplies by each gate's block
+    the scan, next to h_{t−1} W, and the GRU multiplies by each gate's input block
     separately (:meth:`GRUCell.loop_step`).
     """
 
