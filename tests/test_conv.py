@@ -76,7 +76,7 @@ def test_gradients_through_the_convolution():
 
 @pytest.mark.parametrize("padding, stride, dilation, width", CONFIGS)
 def test_derivatives_match_those_of_xla_convolution(padding, stride, dilation, width):
-    """conv1d's own derivative rule (im2col products) against JAX's rule for lax.conv_general_dilated."""
+    """conv1d's own derivative rule (canonical-layout convolutions) against JAX's rule for lax.conv_general_dilated."""
     with jax.enable_x64():
         x = jnp.asarray(RNG.normal(size=(2, 9, 3)))
         kernel = jnp.asarray(RNG.normal(size=(width, 3, 4)))
@@ -98,22 +98,32 @@ def test_derivatives_match_those_of_xla_convolution(padding, stride, dilation, w
         np.testing.assert_allclose(only_kernel, jax.grad(lambda k: jnp.sum(reference(x, k) ** 2))(kernel), rtol=1e-10)
 
 
-def test_gradient_inside_a_scan_compiles_to_canonical_convolutions_only():
+@pytest.mark.parametrize("steps, widths, stride, dilation, padding", [
+    (11, (3,), 2, 2, "same"), (11, (3,), 1, 2, "causal"), (9, (2, 4), 3, 1, "valid"),
+    (5, (1, 2, 3, 4, 5), 1, 1, "valid"),   # Caser's bank: widths 4 and 5 are longer than their outputs
+])
+def test_gradient_inside_a_scan_compiles_to_canonical_convolutions_only(steps, widths, stride, dilation, padding):
     """XLA's CPU compiler hands a convolution to Eigen only in the canonical layout (NWC input, WIO kernel,
-    NWC output) and rewrites other layouts only outside loops. conv1d's backward pass is matrix products, so a
-    training loop (a lax.scan of gradient steps) holds forward convolutions only, all canonical."""
-    layer = nn.Conv1D.init(jax.random.key(0), 3, 4, 3, stride=2, dilation=2, padding="same")
-    xs = jnp.asarray(RNG.normal(size=(5, 8, 11, 3)), jnp.float32)
+    NWC output) and rewrites other layouts only outside loops. conv1d's derivative rule is written so that a
+    training loop (a lax.scan of gradient steps) holds canonical convolutions only: forward, input and kernel
+    gradients."""
+    layers = [nn.Conv1D.init(jax.random.key(w), 3, 4, w, stride=stride, dilation=dilation, padding=padding)
+              for w in widths]
+    xs = jnp.asarray(RNG.normal(size=(5, 8, steps, 3)), jnp.float32)
 
-    def epoch(layer, xs):
-        def step(layer, x):
-            grads = jax.grad(lambda layer: jnp.sum(layer(x) ** 2))(layer)
-            return jax.tree_util.tree_map(lambda p, g: p - 0.01 * g, layer, grads), None
-        return jax.lax.scan(step, layer, xs)[0]
+    def epoch(layers, xs):
+        def step(carry, x):
+            layers, x_grad = carry
+            loss = lambda layers, x: sum(jnp.sum(layer(x) ** 2) for layer in layers)  # noqa: E731
+            grads, gx = jax.grad(loss, (0, 1))(layers, x)
+            return (jax.tree_util.tree_map(lambda p, g: p - 0.01 * g, layers, grads), x_grad + gx), None
+        return jax.lax.scan(step, (layers, jnp.zeros_like(xs[0])), xs)[0]
 
-    hlo = jax.jit(epoch).lower(layer, xs).compile().as_text()
+    hlo = jax.jit(epoch).lower(layers, xs).compile().as_text()
     labels = re.findall(r" convolution\(.*?dim_labels=([^,\s]+)", hlo)
     assert labels and set(labels) == {"b0f_0io->b0f"}, labels
+    assert "rhs_reversal" not in hlo   # a swapped input gradient would reverse its window
+
 
 @settings(max_examples=60, deadline=None)
 @given(steps=st.integers(1, 30), width=st.integers(1, 6), stride=st.integers(1, 4),

@@ -139,3 +139,14 @@ def test_the_gate_has_the_sigmoid_values_and_derivative():
     np.testing.assert_allclose(ours, central, rtol=1e-4, atol=1e-7)
     extremes = jnp.array([-1e4, 0.0, 1e4], jnp.float32)
     np.testing.assert_array_equal(jax.vmap(jax.grad(nn.gate))(extremes), [0.0, 0.25, 0.0])
+
+
+def test_the_gate_equals_the_books_sigmoid_bit_for_bit():
+    """gate shares one exponential between the two branches of nn.sigmoid's stable form: the same bits."""
+    rng = np.random.default_rng(4)
+    for dtype in (jnp.float32, jnp.float64):
+        with jax.enable_x64(dtype == jnp.float64):
+            z = np.concatenate([rng.normal(scale=s, size=20_000) for s in (0.1, 1.0, 10.0, 1e3)]
+                               + [[0.0, -0.0, 88.7, -88.7, 745.0, -745.0, np.inf, -np.inf]])
+            z = jnp.asarray(z, dtype)
+            np.testing.assert_array_equal(jax.jit(nn.gate)(z), jax.jit(nn.sigmoid)(z))

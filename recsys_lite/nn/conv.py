@@ -152,30 +152,66 @@ def _windows_times(x, kernel, stride: int, dilation: int, pads: tuple[int, int])
     return _windows(x, width, stride, dilation, pads) @ kernel.reshape(width * channels, out_channels)
 
 
+def _xla_conv(x, kernel, stride: int, dilation: int, pads: tuple[int, int], dimension_numbers) -> jax.Array:
+    return jax.lax.conv_general_dilated(x, kernel, window_strides=(stride,), padding=[pads],
+                                        rhs_dilation=(dilation,), dimension_numbers=dimension_numbers)
+
+
 @partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
 def _conv(x, kernel, stride: int, dilation: int, pads: tuple[int, int]) -> jax.Array:
     """x (N, L, C) ⋆ kernel (w, C, C') → (N, L_out, C') with XLA's convolution.
 
-    Its derivative is taken through the same sum written as im2col, windows × kernel
-    (:func:`_windows_times`): the convolution is linear in x and in the kernel, so
-    dy = conv(dx, W) + conv(x, dW), and reverse mode transposes those two matrix
-    products. XLA's CPU compiler only hands a convolution to its fast (Eigen) routine
-    when it is in the canonical layout, and it rewrites the transposed convolutions
-    that JAX's own rule produces into that layout only outside loops: inside
-    ``lax.scan`` (a training epoch) they ran as slow generic loops. Matrix products
-    run fast everywhere.
+    Why a derivative rule of its own: XLA's CPU compiler hands a convolution to its
+    fast (Eigen) routine only in the canonical layout (input NWC, kernel WIO, output
+    NWC). JAX's rule differentiates a convolution into two convolutions in other
+    layouts; XLA rewrites those into the canonical one with transposes, but only
+    outside loops, so inside ``lax.scan`` (a training epoch) they ran as slow generic
+    loops. The convolution is linear in x and in the kernel, dy = dx ⋆ W + x ⋆ dW,
+    and ``_conv_jvp`` writes each term so that its *transpose* (what reverse mode
+    runs) is a canonical convolution; see there.
     """
-    return jax.lax.conv_general_dilated(x, kernel, window_strides=(stride,), padding=[pads],
-                                        rhs_dilation=(dilation,), dimension_numbers=("NWC", "WIO", "NWC"))
+    return _xla_conv(x, kernel, stride, dilation, pads, ("NWC", "WIO", "NWC"))
+
+
+def _operands_would_swap(steps: int, width: int, stride: int, dilation: int, pads: tuple[int, int]) -> bool:
+    """Whether XLA would swap the operands of the input-gradient convolution (its kernel, w taps, longer
+    than its input, the L_out output gradients), which leaves the canonical layout (XLA's ConvOperandSwapper)."""
+    n_out = (steps + pads[0] + pads[1] - dilation * (width - 1) - 1) // stride + 1
+    return width > n_out and not (n_out == 1 and stride == 1 and dilation == 1 and pads == (0, 0))
 
 
 def _conv_jvp(stride, dilation, pads, primals, tangents):
-    """dy = dx ⋆ W + x ⋆ dW, both as im2col products; a tangent JAX knows to be zero is skipped."""
+    """dy = dx ⋆ W + x ⋆ dW, written so that reverse mode runs canonical convolutions only.
+
+    JAX transposes ``conv_general_dilated`` by swapping axis roles in its dimension
+    numbers. So each tangent term is the same sum as ``_conv``, with its operands laid
+    out so that the swapped roles come out canonical:
+
+    - dx ⋆ W reads the kernel as Wᵀ (w, C', C) in layout "WOI"; its transpose in dx,
+      the input gradient g ⋆ flip(W), reads Wᵀ as "WIO": canonical.
+    - x ⋆ dW reads x as (C, L, N) "CWN", dW as (C, w, C') "IWO" and writes (L_out, N, C')
+      "WNC"; its transpose in dW, the kernel gradient Σ_n x[n] ⋆ g[n], is a canonical
+      convolution of x (C, L, N) with g (L_out, N, C'), giving (C, w, C').
+
+    The few transposes are explicit array ops, which XLA runs fast anywhere. Where XLA
+    would swap the input-gradient convolution's operands (kernel longer than the output),
+    dx ⋆ W is taken as im2col windows × kernel instead (:func:`_windows_times`). Forward
+    mode (``jax.jvp``) runs these terms as written: correct, in other layouts. A tangent
+    JAX knows to be zero is skipped.
+    """
     x, kernel = primals
     dx, dkernel = tangents
     y = _conv(x, kernel, stride, dilation, pads)
-    parts = [_windows_times(a, b, stride, dilation, pads)
-             for a, b, tangent in ((dx, kernel, dx), (x, dkernel, dkernel)) if not isinstance(tangent, SymbolicZero)]
+    parts = []
+    if not isinstance(dx, SymbolicZero):
+        if _operands_would_swap(x.shape[1], kernel.shape[0], stride, dilation, pads):
+            parts.append(_windows_times(dx, kernel, stride, dilation, pads))
+        else:
+            parts.append(_xla_conv(dx, jnp.swapaxes(kernel, 1, 2), stride, dilation, pads, ("NWC", "WOI", "NWC")))
+    if not isinstance(dkernel, SymbolicZero):
+        out = _xla_conv(jnp.transpose(x, (2, 1, 0)), jnp.transpose(dkernel, (1, 0, 2)), stride, dilation, pads,
+                        ("CWN", "IWO", "WNC"))
+        parts.append(jnp.transpose(out, (1, 0, 2)))
     return y, sum(parts[1:], parts[0])
 
 
@@ -186,8 +222,9 @@ def conv1d(x, kernel, bias=None, *, stride: int = 1, dilation: int = 1, padding:
     """The same formula, vectorised with ``lax.conv_general_dilated``.
 
     x: (..., L, C) → (..., L_out, C'); kernel: (w, C, C'); bias: (C',) or None.
-    Derivatives (``jax.grad``, ``jax.jvp``) are JAX's to rounding but computed as im2col
-    matrix products, which XLA's CPU compiler runs fast inside ``lax.scan`` too (see ``_conv``).
+    Derivatives (``jax.grad``, ``jax.jvp``) are JAX's to rounding, written so that the
+    gradient's convolutions are in the layout XLA's CPU compiler runs fast inside
+    ``lax.scan`` too (see ``_conv``).
     An integer or bool ``x`` is promoted to the kernel's dtype, as ``x @ W`` would be.
 
     Raises:

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 
 from recsys_lite._checks import as_array, check_int_in_range, check_key, check_lengths, check_size, describe
 from recsys_lite._pytree import pytree_dataclass
-from recsys_lite.nn.activations import get_activation, sigmoid
+from recsys_lite.nn.activations import get_activation
 from recsys_lite.nn.initializers import get_initializer
 
 __all__ = ["RNNCell", "GRUCell", "LSTMCell", "Recurrent", "unroll", "gate"]
@@ -37,12 +37,15 @@ __all__ = ["RNNCell", "GRUCell", "LSTMCell", "Recurrent", "unroll", "gate"]
 def gate(z):
     """σ(z) for the gates of GRU and LSTM cells, with its derivative σ'(z) = σ(z)(1 − σ(z)).
 
-    The same values as :func:`recsys_lite.nn.sigmoid`, but JAX is handed the
-    derivative derived in chapter 4 instead of differentiating the two
-    branches of the stable form: in a recurrent cell, called at every step
-    of every sequence, this makes the backward pass about a third faster.
+    The same values as :func:`recsys_lite.nn.sigmoid`, bit for bit, with one exponential
+    instead of two: with e = e^{−|z|} ≤ 1, σ(z) = 1 / (1 + e) for z ≥ 0 and e / (1 + e)
+    for z < 0 are the two branches of the stable form, sharing e. And JAX is handed the
+    derivative derived in chapter 4 instead of differentiating the two branches: in a
+    recurrent cell, called at every step of every sequence, this makes the backward pass
+    about a third faster (the single exponential saves about 6 % more of a GRU's step).
     """
-    return sigmoid(z)
+    e = jnp.exp(-jnp.abs(z))
+    return jnp.where(z >= 0, 1.0, e) / (1.0 + e)
 
 
 @gate.defjvp
@@ -175,27 +178,34 @@ class GRUCell(_Cell):
     def step(self, h, xu) -> jax.Array:
         """One step from the projected input ``xu = project(x_t)``."""
         H = self.hidden_size
-        W_z, W_r, W_n = (self.W[:, k * H:(k + 1) * H] for k in range(3))
-        return _gru_step(h, xu[..., :H], xu[..., H:2 * H], xu[..., 2 * H:], W_z, W_r, W_n)
+        return _gru_step(h, xu[..., :H], xu[..., H:2 * H], xu[..., 2 * H:], self.W[:, :2 * H], self.W[:, 2 * H:])
 
     def loop_weights(self) -> tuple[jax.Array, ...]:
-        """The per-gate blocks (U_z, U_r, U_n, b_z, b_r, b_n, W_z, W_r, W_n), cut once before a loop."""
+        """The blocks (U_z, U_r, U_n, b_z, b_r, b_n, [W_z W_r], W_n), cut once before a loop."""
         H = self.hidden_size
         blocks = slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H)
-        return (*(self.U[:, k] for k in blocks), *(self.b[k] for k in blocks), *(self.W[:, k] for k in blocks))
+        return (*(self.U[:, k] for k in blocks), *(self.b[k] for k in blocks), self.W[:, :2 * H], self.W[:, 2 * H:])
 
     def loop_step(self, h, x, weights) -> jax.Array:
-        """One step from the raw input x_t, with :meth:`loop_weights`: each gate's x_t U_g + b_g and
-        h W_g are products of their own (as Flax's GRUCell computes them), so the gradient of the
-        loop sums each block separately instead of cutting and padding a (·, 3H) array at every step."""
-        U_z, U_r, U_n, b_z, b_r, b_n, W_z, W_r, W_n = weights
-        return _gru_step(h, x @ U_z + b_z, x @ U_r + b_r, x @ U_n + b_n, W_z, W_r, W_n)
+        """One step from the raw input x_t, with :meth:`loop_weights`: each gate's x_t U_g + b_g is a
+        product of its own (as Flax's GRUCell computes them), so the gradient of the loop sums each
+        block separately instead of cutting and padding a (·, 3H) array at every step; h_{t−1} [W_z W_r]
+        is one (H, 2H) product (see :func:`_gru_step`)."""
+        U_z, U_r, U_n, b_z, b_r, b_n, W_zr, W_n = weights
+        return _gru_step(h, x @ U_z + b_z, x @ U_r + b_r, x @ U_n + b_n, W_zr, W_n)
 
 
-def _gru_step(h, xz, xr, xn, W_z, W_r, W_n) -> jax.Array:
-    """The GRU equations above, from each gate's input term x_t U_g + b_g and its block W_g."""
-    z = gate(xz + h @ W_z)
-    r = gate(xr + h @ W_r)
+def _gru_step(h, xz, xr, xn, W_zr, W_n) -> jax.Array:
+    """The GRU equations above, from each gate's input term x_t U_g + b_g, [W_z W_r] (H, 2H) and W_n.
+
+    Both gates' h_{t−1} W_z and h_{t−1} W_r come from one (H, 2H) product: the candidate's
+    (r_t ⊙ h_{t−1}) W_n must wait for r_t, so a step has two rounds of products whatever
+    is done, and one product fewer per step (and per step of the gradient) was measured
+    about 5 % faster on the book's CPU than three separate (H, H) products.
+    """
+    hz, hr = jnp.split(h @ W_zr, 2, axis=-1)
+    z = gate(xz + hz)
+    r = gate(xr + hr)
     n = jnp.tanh(xn + (r * h) @ W_n)
     return (1 - z) * h + z * n
 
@@ -274,7 +284,7 @@ class Recurrent:
     order in about as much time as the whole recurrence (a GRU, B = 128, L = 49,
     C = 64, H = 128: the step took 1.8 × Flax's ``RNN(GRUCell)``, which
     projects inside the loop). So each step computes its own x_t U + b inside
-    the scan, next to h_{t−1} W, and the GRU multiplies by each gate's block
+    the scan, next to h_{t−1} W, and the GRU multiplies by each gate's input block
     separately (:meth:`GRUCell.loop_step`).
     """
 
