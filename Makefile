@@ -45,7 +45,7 @@ test: $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/speed.py
-	$(PY) benchmarks/surprise.py
+	$(PY) benchmarks/mf_race.py
 	$(PY) benchmarks/quality.py
 	$(PY) benchmarks/book.py --jobs 1 2
 

@@ -15,7 +15,7 @@ CPU, XLA runs the transposed convolutions of a convolution's gradient as generic
 loops inside a scan, so Flax's Caser is faster as separate calls). After a
 warm-up the three timed passes alternate, and each time is the median of the
 repeats. Needs the `bench` extra: pip install -e ".[bench]". (The race against
-Surprise's SVD is ``benchmarks/surprise.py``.)
+Surprise's SVD is ``benchmarks/mf_race.py``.)
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def test_speed_benchmark_runs():
     out = _run("speed.py")
     for model in ("biased MF", "Caser", "GRU4Rec", "GRU recurrence alone"):
         assert f"| {model}" in out
-    assert "ratio to Flax's faster" in out and "Surprise" not in out   # the race is benchmarks/surprise.py's
+    assert "ratio to Flax's faster" in out and "Surprise" not in out   # the race is benchmarks/mf_race.py's
 
 
 def test_quality_benchmark_runs():

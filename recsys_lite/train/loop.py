@@ -137,7 +137,8 @@ def fit(model, loss_fn: Callable, data: Mapping[str, Any], optimizer, *, key, ep
             its fast (Eigen) routine needs only outside loops, and JAX's gradient
             of a convolution is a convolution in another layout, so inside the
             scan it ran as generic loops. :func:`recsys_lite.nn.conv1d` now
-            computes its derivatives as matrix products, fast anywhere.
+            writes its derivatives as convolutions already in that layout (a
+            matrix product where XLA would swap them out of it), fast anywhere.
 
     Returns:
         ``(model, history)``, ``model`` as ``keep`` says.

@@ -1,8 +1,8 @@
 """Does the book's biased MF reach Surprise SVD's u1 RMSE in less wall time than Surprise SVD? Compilation included.
 
-    .venv/bin/python benchmarks/surprise.py            # validation stage, then the race (about a minute)
-    .venv/bin/python benchmarks/surprise.py --select   # only the validation search that chose K and λ (no race)
-    .venv/bin/python benchmarks/surprise.py --tiny     # a seconds-long smoke run (used by the tests)
+    .venv/bin/python benchmarks/mf_race.py            # validation stage, then the race (about a minute)
+    .venv/bin/python benchmarks/mf_race.py --select   # only the validation search that chose K and λ (no race)
+    .venv/bin/python benchmarks/mf_race.py --tiny     # a seconds-long smoke run (used by the tests)
 
 The MF is trained by alternating least squares (:func:`recsys_lite.models.als_sweep`): each sweep solves
 every user's, then every item's, ridge regression of :func:`~recsys_lite.models.rating_loss` exactly. A
@@ -33,9 +33,6 @@ import sys
 import time
 
 import numpy as np
-
-# Run as a script, this file's folder comes first on sys.path, and `import surprise` would import this file.
-sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
 K, LAMBDA = 4, 0.1                # frozen from `--select` on the validation slice (2026-11-30)
 GRID_K, GRID_LAMBDA = (4, 8, 16, 32), (0.03, 0.1, 0.3)
