@@ -229,3 +229,23 @@ def test_progress_bar_by_default_and_one_line_while_the_book_builds(monkeypatch,
     assert err == ""
     fit(ZERO, _mse, _toy(), optax.sgd(0.05), progress=False, **kwargs)
     assert capsys.readouterr() == ("", "")
+
+
+def test_all_finite_finds_one_bad_number_in_any_floating_leaf():
+    from recsys_lite.train.step import all_finite
+
+    tree = {"w": jnp.ones((3, 4)), "b": jnp.zeros(2, jnp.float16), "ids": jnp.arange(5), "s": jnp.float32(1.0)}
+    assert bool(all_finite(tree))
+    for leaf, bad in [("w", np.nan), ("b", np.inf), ("s", -np.inf)]:
+        broken = dict(tree, **{leaf: tree[leaf].at[(0,) * tree[leaf].ndim].set(bad)})
+        assert not bool(all_finite(broken)), leaf
+    assert bool(all_finite({"ids": jnp.arange(3)}))  # no floating leaf: nothing to check
+
+
+def test_all_finite_is_one_reduction_whatever_the_number_of_leaves():
+    # one reduction per leaf compiled ~10x slower (0.45 s for a 20-leaf model), paid for every new model
+    from recsys_lite.train.step import all_finite
+
+    tree = [jnp.ones((i + 2, 3)) for i in range(12)]
+    hlo = all_finite.lower(tree).as_text()
+    assert hlo.count("stablehlo.reduce") == 1, hlo.count("stablehlo.reduce")

@@ -135,10 +135,14 @@ class TrainingDiverged(FloatingPointError):
 
 @jax.jit
 def all_finite(tree) -> jax.Array:
-    """One boolean: does every floating-point leaf of ``tree`` hold only finite numbers?"""
-    flags = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)
-             if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)]
-    return jnp.all(jnp.stack(flags)) if flags else jnp.array(True)
+    """One boolean: does every floating-point leaf of ``tree`` hold only finite numbers?
+
+    The leaves are raveled into one vector (in their common floating dtype) and checked by one reduction:
+    XLA compiles that in a few tens of milliseconds, where one reduction per leaf took about half a second
+    for a model of twenty-odd leaves, on every new model structure."""
+    leaves = [jnp.ravel(leaf) for leaf in jax.tree_util.tree_leaves(tree)
+              if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)]
+    return jnp.all(jnp.isfinite(jnp.concatenate(leaves))) if leaves else jnp.array(True)
 
 
 def _float_leaves(tree) -> list[tuple[str, np.ndarray]]:
