@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import types
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -108,11 +109,17 @@ def test_every_chapter_has_an_expected_time():
 
 
 def test_the_compilation_cache_and_saved_models_live_in_the_build_folder(tmp_path, monkeypatch):
-    for name in ("RECSYS_LITE_CHECKPOINTS", "JAX_COMPILATION_CACHE_DIR"):
+    for name in ("RECSYS_LITE_CHECKPOINTS", "JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
         monkeypatch.delenv(name, raising=False)  # restored after the test
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
     app, config = _app(tmp_path)
     ext._scope_caches_to_the_build(app, config)
     assert ext.os.environ["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "_build" / ".jax_cache")
+    assert ext.os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] == "0", "every program is stored"
+    assert ext.os.environ["XLA_FLAGS"] == "--xla_cpu_enable_fast_math=false " + ext.BUILD_XLA_FLAGS, "added, kept"
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=3")
+    ext._scope_caches_to_the_build(app, config)
+    assert ext.os.environ["XLA_FLAGS"] == "--xla_backend_optimization_level=3", "a level chosen by the builder stands"
     assert ext.os.environ["RECSYS_LITE_CHECKPOINTS"] == str(tmp_path / "_build" / ".checkpoints")
     stale = tmp_path / "_build" / ".jax_cache"
     stale.mkdir(parents=True)
@@ -135,12 +142,36 @@ def test_a_failing_page_in_a_worker_reports_its_whole_error_chain():
 
 
 def test_pages_other_than_the_longest_yield_the_cpu_to_it(monkeypatch):
+    from jupyter_client.provisioning import local_provisioner
+
     calls = []
     monkeypatch.setattr(ext.os, "nice", calls.append)
+    monkeypatch.setattr(local_provisioner, "launch_kernel", local_provisioner.launch_kernel)  # restored after
     assert ext._with_cause(lambda chunk: chunk, yield_to_longest=False)(["chapters/08_x"]) == ["chapters/08_x"]
     assert calls == []
     ext._with_cause(lambda chunk: chunk, yield_to_longest=True)(["chapters/01_x"])
     assert calls == [ext.NICE_OTHERS]
+    assert getattr(local_provisioner.launch_kernel, "recsys_lite", False), "its kernels yield too"
+
+
+def test_a_kernel_started_by_a_yielding_page_gets_the_lower_priority_in_its_own_session(monkeypatch):
+    """Jupyter starts kernels with setsid; under autogroup scheduling only the group's nice value counts."""
+    import sys
+
+    from jupyter_client.provisioning import local_provisioner
+
+    if not Path("/proc/self/autogroup").exists():
+        pytest.skip("no autogroup scheduling here: the worker's inherited nice value applies")
+    monkeypatch.setattr(local_provisioner, "launch_kernel", local_provisioner.launch_kernel)  # restored after
+    ext._kernels_yield_too()
+    process = local_provisioner.launch_kernel([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        group = Path(f"/proc/{process.pid}/autogroup").read_text()
+    finally:
+        process.kill()
+        process.wait()
+    assert group.split()[-1] == str(ext.NICE_OTHERS), group
+    assert Path("/proc/self/autogroup").read_text() != group, "the kernel runs in a session of its own"
 
 
 def _record_start(log, name):
