@@ -8,14 +8,16 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 HTML   := _build/html
+PDF    := _build/pdf/recsys-lite.pdf
 PORT   ?= 8000
 # Notebooks executed at a time by `make book` (empty: the build's default, 2 on a machine with 2+ cores).
 JOBS   ?=
 
-.PHONY: book test bench lab serve clean help
+.PHONY: book pdf test bench lab serve clean help
 
 help:
 	@echo "make book   build the website into $(HTML) (sets up .venv first; JOBS=1 executes one notebook at a time)"
+	@echo "make pdf    print the whole book to $(PDF) (builds the single-page site first; needs Debian's chromium)"
 	@echo "make test   run every test, including a full book build and the browser test"
 	@echo "make bench  run the benchmarks (speed, Surprise race, quality, book timing); see benchmarks/RESULTS.md"
 	@echo "make lab    open the chapters in JupyterLab"
@@ -39,6 +41,11 @@ book: $(STAMP)
 	@echo
 	@echo "The book is built. Open $(CURDIR)/$(HTML)/index.html"
 	@echo "or run 'make serve' and visit http://127.0.0.1:$(PORT)"
+
+# The whole book on one HTML page (the same execution cache as `make book`), printed by Chromium.
+pdf: $(STAMP)
+	$(if $(JOBS),RECSYS_LITE_BOOK_JOBS=$(JOBS) )$(VENV)/bin/jupyter-book build . --builder singlehtml
+	$(PY) book/pdf.py --output $(PDF)
 
 test: $(BENCH_STAMP)
 	$(PY) -m pytest

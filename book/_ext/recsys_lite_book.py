@@ -289,6 +289,18 @@ def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> Non
     scripts[:] = unique
 
 
+def _single_page_knows_the_html_nodes(app) -> None:
+    """The single-page builder (``make pdf``) renders every node the HTML builder renders.
+
+    Sphinx gives a builder the node handlers registered under its name, and falls back to those of its
+    format ("html") only when it has none. sphinx-exercise registers handlers for "singlehtml", so the
+    nodes registered for "html" alone (sphinx-design's dropdowns) had none there and the build failed."""
+    handlers = app.registry.translation_handlers
+    if app.builder.name != "html" and app.builder.format == "html" and app.builder.name in handlers:
+        for node, visitors in handlers.get("html", {}).items():
+            handlers[app.builder.name].setdefault(node, visitors)
+
+
 def setup(app):
     from recsys_lite import config
 
@@ -296,6 +308,7 @@ def setup(app):
     app.connect("config-inited", _refresh_cache)
     app.connect("config-inited", _scope_caches_to_the_build)
     app.connect("config-inited", _parallel_build)
+    app.connect("builder-inited", _single_page_knows_the_html_nodes)
     app.connect("env-before-read-docs", _longest_first)
     app.connect("env-get-outdated", _reread_notebooks)
     app.connect("build-finished", _save_fingerprint)

@@ -1,0 +1,83 @@
+"""`make pdf`: the whole book printed to one PDF by Debian's Chromium, formulas typeset.
+
+Builds the single-page site from the same execution cache as the website build (nothing executes
+again), prints it with book/pdf.py and reads the PDF back with pypdf.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+pytestmark = [pytest.mark.book, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _load_pdf_module():
+    spec = importlib.util.spec_from_file_location("book_pdf", ROOT / "book" / "pdf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def printed(built_book, tmp_path_factory):
+    if built_book.returncode != 0:
+        pytest.fail("the book did not build; see test_book_builds_without_warnings")
+    if CHROMIUM is None:
+        pytest.skip("no Chromium found (install Debian's 'chromium' package; CI does this in .ci/run)")
+    env = dict(os.environ)
+    if built_book.real_data:  # the website build's data source, so the execution cache is reused
+        from conftest import _data_root
+
+        env["RECSYS_LITE_DATA"] = str(_data_root())
+    result = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--builder",
+                             "singlehtml"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    (ROOT / "_build" / "test-build-singlehtml.log").write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = tmp_path_factory.mktemp("pdf") / "recsys-lite.pdf"
+    _load_pdf_module().print_book(ROOT / "_build" / "singlehtml", output)
+    return output, result.stdout + result.stderr
+
+
+def test_the_single_page_reuses_the_website_s_executions(printed):
+    _, log = printed
+    assert "Executing notebook" not in log and "Executed notebook" not in log, "a notebook was executed again"
+
+
+def test_the_pdf_holds_every_chapter_with_its_formulas_typeset(printed):
+    from pypdf import PdfReader
+
+    pdf, _ = printed
+    reader = PdfReader(pdf)
+    text = " ".join((page.extract_text() or "") for page in reader.pages)
+    assert len(reader.pages) > 100, len(reader.pages)
+    for title in ("The recommendation problem", "Loss functions", "Gradient descent", "Neural networks",
+                  "Convolution", "A complete recommender", "Glossary"):
+        assert title in text, f"{title!r} is not in the PDF"
+    for tex in ("\\frac", "\\begin{", "$$"):
+        assert tex not in text, f"{tex!r}: a formula was printed as TeX source"
+
+
+def test_the_pdf_check_catches_untypeset_formulas(tmp_path):
+    """book/pdf.py's own check fails on a PDF whose formulas are still TeX (as when MathJax never ran)."""
+    if CHROMIUM is None:
+        pytest.skip("no Chromium found")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=_load_pdf_module().BROWSER_ARGS)
+        page = browser.new_page()
+        page.set_content("<p>The loss $$J(\\theta) = \\frac{1}{2m}\\sum_i (h(x_i) - y_i)^2$$</p>")
+        page.pdf(path=str(tmp_path / "raw.pdf"))
+        browser.close()
+    with pytest.raises(SystemExit, match="TeX source"):
+        _load_pdf_module()._check(tmp_path / "raw.pdf")
