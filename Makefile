@@ -24,7 +24,18 @@ help:
 	@echo "make serve  serve the built site on http://127.0.0.1:$(PORT)"
 	@echo "make clean  remove build outputs (keeps .venv)"
 
+# The pinned jax, numpy and pandas need Python >= 3.11: say so before making .venv with an older $(PYTHON).
+PYTHON_FLOOR := 3.11
+define check_python
+v=$$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null) \
+  || { echo "recsys-lite needs Python >= $(PYTHON_FLOOR); '$(PYTHON)' was not found or does not run. Set PYTHON=python3.11 (or newer), e.g. make book PYTHON=python3.12" >&2; exit 1; }; \
+major=$${v%%.*}; rest=$${v#*.}; minor=$${rest%%.*}; \
+if [ "$$major" -lt 3 ] || { [ "$$major" -eq 3 ] && [ "$$minor" -lt $(lastword $(subst ., ,$(PYTHON_FLOOR))) ]; }; then \
+  echo "recsys-lite needs Python >= $(PYTHON_FLOOR); $(PYTHON) is $$v. Set PYTHON=python3.11 (or newer), e.g. make book PYTHON=python3.12" >&2; exit 1; fi
+endef
+
 $(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || { $(check_python); }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

@@ -15,4 +15,30 @@ Submodules are imported on use (``from recsys_lite import data``), so that
 ``import recsys_lite`` stays cheap.
 """
 
-__version__ = "0.1.0"
+
+
+def _version() -> str:
+    """The version in pyproject.toml, the one place it is written.
+
+    A source checkout (this package beside the pyproject.toml that names it) reads the file itself: an
+    editable install's metadata keeps the version of the day it was installed. An installed wheel reads its
+    metadata (``importlib.metadata``). Neither: ``"0+unknown"``.
+    """
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if pyproject.is_file():
+        import tomllib
+
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        if project.get("name") == "recsys_lite" and "version" in project:
+            return str(project["version"])
+    from importlib import metadata
+
+    try:
+        return metadata.version("recsys_lite")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _version()

@@ -13,6 +13,7 @@ import functools
 import http.server
 import shutil
 import threading
+import types
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -133,3 +134,107 @@ def test_every_page_works_offline(site, browser):
         finally:
             context.close()
     assert n_sliders > 0, "no slider found on any page"
+
+
+@pytest.fixture(scope="module")
+def offline_site(offline_book):
+    """The offline build (the only one that shows the synthetic-data box), served like ``site``."""
+    if offline_book.returncode != 0:
+        pytest.fail("the offline book did not build; see test_book_builds_without_warnings")
+    handler = functools.partial(_QuietHandler, directory=str(offline_book.html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", offline_book.html
+    server.shutdown()
+
+
+# For each text element of the synthetic-data box: its colour and the first opaque background behind it.
+_BOX_COLOURS = """(box) => {
+  const rgba = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const behind = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgba(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+      if (c.length === 4 && c[3] > 0) return null;  // translucent: not measured here
+    }
+    return [255, 255, 255];
+  };
+  return [box, ...box.querySelectorAll('*')].filter(el => Array.from(el.childNodes).some(
+      n => n.nodeType === 3 && n.textContent.trim())).map(el => ({
+    text: el.textContent.trim().slice(0, 40), colour: rgba(getComputedStyle(el).color).slice(0, 3),
+    background: behind(el)}));
+}"""
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_the_synthetic_data_box_is_readable_in_light_and_dark_mode(offline_site, browser, mode):
+    """The theme's own switch stores the reader's choice in localStorage 'mode'; a page loaded with it set shows
+    that theme. Every piece of the box's text must have a WCAG contrast of at least 4.5 against its background."""
+    from test_apparatus import contrast
+
+    base, html = offline_site
+    for notebook in ("01_the_recommendation_problem", "00_jax_primer"):
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        context.add_init_script(f"localStorage.setItem('mode', '{mode}'); localStorage.setItem('theme', '{mode}');")
+        page = context.new_page()
+        try:
+            page.goto(f"{base}/chapters/{notebook}.html", wait_until="load")
+            assert page.evaluate("document.documentElement.dataset.theme") == mode
+            box = page.locator("div.admonition.warning", has_text="USING SYNTHETIC DATA").first
+            pieces = box.evaluate(_BOX_COLOURS)
+            assert pieces, f"{notebook}: no text in the synthetic-data box"
+            for piece in pieces:
+                assert piece["background"] is not None, f"{notebook}, {mode}: translucent background {piece}"
+                ratio = contrast(piece["colour"], piece["background"])
+                assert ratio >= 4.5, f"{notebook}, {mode} mode: {piece['text']!r} has contrast {ratio:.2f} {piece}"
+            page.screenshot(path=str(SCREENSHOTS / f"synthetic-box-{mode}-{notebook}.png"))
+        finally:
+            context.close()
+
+
+def test_the_notebook_download_saves_the_chapters_ipynb(offline_site, browser, tmp_path):
+    """The download menu's .ipynb link carries ``download`` on every chapter, and a click saves the notebook
+    instead of opening its JSON in a tab (sphinx-book-theme issue #918)."""
+    import json
+
+    base, html = offline_site
+    for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
+        context, page, blocked, errors = _open(browser, f"{base}/chapters/{notebook.stem}.html")
+        try:
+            link = page.locator("a.btn-download-source-button")
+            assert link.get_attribute("download") == notebook.name, f"{notebook.stem}: no download attribute"
+            if notebook.stem == "01_the_recommendation_problem":
+                page.locator("button[aria-label='Download this page']").click()
+                with page.expect_download(timeout=10000) as download:
+                    link.click()
+                assert download.value.suggested_filename == notebook.name
+                saved = tmp_path / notebook.name
+                download.value.save_as(saved)
+                assert json.loads(saved.read_text())["cells"] == json.loads(notebook.read_text())["cells"]
+            assert not errors, f"{notebook.stem} raised JavaScript errors: {errors[:3]}"
+        finally:
+            context.close()
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_the_synthetic_data_box_is_readable_in_jupyterlabs_light_and_dark_theme(browser, mode):
+    """The same box as a live notebook shows it: JupyterLab's theme variables (its installed CSS) and its output
+    area's text colour around the box, measured in Chromium. The old box (a pale background only) showed the dark
+    theme's white text on pale orange."""
+    from test_apparatus import contrast, jupyterlab_theme_css
+
+    from recsys_lite import data
+
+    box = data.MovieLens._repr_html_(types.SimpleNamespace(notice="USING SYNTHETIC DATA, NOT MOVIELENS."))
+    page = browser.new_page()
+    try:
+        page.set_content(f"<html><head><style>{jupyterlab_theme_css(mode)}</style></head>"
+                         "<body style='background: var(--jp-layout-color0)'><div class='jp-RenderedHTMLCommon' "
+                         f"style='color: var(--jp-content-font-color1)'>{box}</div></body></html>")
+        pieces = page.locator("div.admonition.warning").evaluate(_BOX_COLOURS)
+        assert pieces
+        for piece in pieces:
+            ratio = contrast(piece["colour"], piece["background"])
+            assert ratio >= 4.5, f"JupyterLab {mode}: {piece['text']!r} has contrast {ratio:.2f} {piece}"
+    finally:
+        page.close()

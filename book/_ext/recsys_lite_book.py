@@ -301,6 +301,21 @@ def _single_page_knows_the_html_nodes(app) -> None:
             handlers[app.builder.name].setdefault(node, visitors)
 
 
+def _stamp_the_footer(app, config) -> None:
+    """Fill ``{version}`` and ``{date}`` in _config.yml's ``html.extra_footer``: every page says which
+    recsys-lite (pyproject.toml's version, as ``recsys_lite.__version__`` reads it) it was built from, and on
+    which day (UTC; from ``SOURCE_DATE_EPOCH`` when it is set, so a reproducible build can fix it)."""
+    import datetime
+
+    from recsys_lite import __version__
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    when = datetime.datetime.fromtimestamp(int(epoch), datetime.UTC) if epoch else datetime.datetime.now(datetime.UTC)
+    options = config.html_theme_options
+    footer = options.get("extra_footer") or ""
+    options["extra_footer"] = footer.replace("{version}", __version__).replace("{date}", when.date().isoformat())
+
+
 def setup(app):
     from recsys_lite import config
 
@@ -309,6 +324,7 @@ def setup(app):
     app.connect("config-inited", _scope_caches_to_the_build)
     app.connect("config-inited", _parallel_build)
     app.connect("builder-inited", _single_page_knows_the_html_nodes)
+    app.connect("config-inited", _stamp_the_footer)
     app.connect("env-before-read-docs", _longest_first)
     app.connect("env-get-outdated", _reread_notebooks)
     app.connect("build-finished", _save_fingerprint)

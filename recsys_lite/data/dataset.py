@@ -26,6 +26,10 @@ GENRES = (
     "Romance", "Sci-Fi", "Thriller", "War", "Western",
 )
 RATING_COLUMNS = ["user", "item", "rating", "timestamp"]
+# The synthetic-data box sets its text colour and background as a pair: the website theme's (pydata-sphinx-theme's
+# variables, which follow its light and dark modes), else fixed colours that read on each other (a plain Jupyter).
+_BANNER_STYLE = ("border-left:4px solid #d9822b;padding:0.5em 1em;background:var(--pst-color-warning-bg, #fff4e5);"
+                 "color:var(--pst-color-text-base, #1f2328)")
 
 
 class Split(NamedTuple):
@@ -95,9 +99,8 @@ class MovieLens:
         """In a notebook: the notice in an orange warning box above the summary; None (plain text) without one."""
         if not self.notice:
             return None
-        return ('<div class="admonition warning" style="border-left:4px solid #d9822b;padding:0.5em 1em;'
-                'background:#fff4e5"><p class="admonition-title">Synthetic data</p>'
-                f"<p>{html.escape(self.notice)}</p></div><pre>{html.escape(repr(self))}</pre>")
+        return (f'<div class="admonition warning" style="{_BANNER_STYLE}"><p class="admonition-title">'
+                f"Synthetic data</p><p>{html.escape(self.notice)}</p></div><pre>{html.escape(repr(self))}</pre>")
 
 
 def check_ratings(name: str, ratings, columns: tuple[str, ...], n_users: int | None = None,
