@@ -63,6 +63,7 @@ test: $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/compile_level.py
 	$(PY) benchmarks/mf_race.py
 	$(PY) benchmarks/quality.py
 	$(PY) benchmarks/book.py --jobs 1 2

@@ -32,6 +32,13 @@ def test_speed_benchmark_runs():
     assert "ratio to Flax's faster" in out and "Surprise" not in out   # the race is benchmarks/mf_race.py's
 
 
+def test_compile_level_benchmark_runs():
+    out = _run("compile_level.py")
+    for model in ("biased MF", "Caser", "GRU4Rec", "hybrid"):
+        assert f"| {model}" in out
+    assert "compile ratio 1/2" in out and "epoch ratio 1/2" in out
+
+
 def test_quality_benchmark_runs():
     out = _run("quality.py")
     for model in ("user + item biases", "biased MF (recsys_lite)", "Surprise SVD++", "popularity",
