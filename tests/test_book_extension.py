@@ -211,3 +211,21 @@ def test_the_order_uses_the_build_folder_s_own_records_when_it_has_them(tmp_path
     cache.db.dispose()
     assert (tmp_path / "_build" / ".jupyter_cache" / "global.db").exists()
     assert ext._measured_seconds(app) == {}
+
+
+def test_pages_outside_the_numbered_chapters_count_their_figures_and_exercises_from_one():
+    """Sphinx shares one counter between all unnumbered pages (primer, appendix): each restarts at 1."""
+    env = types.SimpleNamespace(
+        toc_secnumbers={"chapters/03_x": {"": (3,)}, "chapters/00_primer": {}, "chapters/10_appendix": {}},
+        toc_fignumbers={
+            "chapters/03_x": {"exercise": {"ex-ch03-1": (3, 1), "ex-ch03-2": (3, 2)}},
+            "chapters/00_primer": {"exercise": {"ex-ch00-1": (1,), "ex-ch00-2": (2,)}},
+            "chapters/10_appendix": {"exercise": {"ex-ch10-2": (4,), "ex-ch10-1": (3,)},
+                                     "figure": {"fig-ch10-a": (7,)}},
+        })
+    changed = ext._number_unnumbered_pages_from_one(None, env)
+    assert changed == ["chapters/10_appendix"]
+    assert env.toc_fignumbers["chapters/10_appendix"] == {"exercise": {"ex-ch10-1": (1,), "ex-ch10-2": (2,)},
+                                                          "figure": {"fig-ch10-a": (1,)}}
+    assert env.toc_fignumbers["chapters/03_x"]["exercise"] == {"ex-ch03-1": (3, 1), "ex-ch03-2": (3, 2)}
+    assert env.toc_fignumbers["chapters/00_primer"]["exercise"] == {"ex-ch00-1": (1,), "ex-ch00-2": (2,)}

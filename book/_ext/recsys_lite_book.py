@@ -301,6 +301,25 @@ def _single_page_knows_the_html_nodes(app) -> None:
             handlers[app.builder.name].setdefault(node, visitors)
 
 
+def _number_unnumbered_pages_from_one(app, env):
+    """Restart the figure, equation and exercise counters on each page outside the numbered chapters.
+
+    Sphinx numbers the enumerable nodes of every page that has no section number (the primer, the
+    appendix) with one counter shared by all of them, so the appendix's first exercise would read
+    "Exercise 5" (the primer has four). Renumber each such page from 1, in its own order.
+    """
+    changed = []
+    for docname, by_type in env.toc_fignumbers.items():
+        if any(env.toc_secnumbers.get(docname, {}).values()):
+            continue
+        for numbers in by_type.values():
+            for number, (node_id, old) in enumerate(sorted(numbers.items(), key=lambda item: item[1]), 1):
+                if old != (number,):
+                    numbers[node_id] = (number,)
+                    changed.append(docname)
+    return sorted(set(changed))
+
+
 def _stamp_the_footer(app, config) -> None:
     """Fill ``{version}`` and ``{date}`` in _config.yml's ``html.extra_footer``: every page says which
     recsys-lite (pyproject.toml's version, as ``recsys_lite.__version__`` reads it) it was built from, and on
@@ -327,6 +346,7 @@ def setup(app):
     app.connect("config-inited", _stamp_the_footer)
     app.connect("env-before-read-docs", _longest_first)
     app.connect("env-get-outdated", _reread_notebooks)
+    app.connect("env-get-updated", _number_unnumbered_pages_from_one)
     app.connect("build-finished", _save_fingerprint)
     # priority 1: run before any handler that returns a template (that stops the event).
     app.connect("html-page-context", _drop_repeated_scripts, priority=1)
