@@ -14,7 +14,7 @@ One module per idea (see the book's preface):
 Submodules are imported on use (``from recsys_lite import data``), so that
 ``import recsys_lite`` stays cheap.
 """
-
+from recsys_lite.book import glue as glue  # the chapters' glue, with or without myst-nb (recsys_lite/book.py)
 
 
 def _version() -> str:

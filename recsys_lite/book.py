@@ -1,0 +1,91 @@
+"""What a chapter needs to run both in the book's build and in any Jupyter kernel: :func:`glue`.
+
+Every number and verdict word in a chapter's prose is computed on the page and
+*glued* into the text: the code cell calls ``glue("key", value)`` and the
+prose says ``{glue:text}`key```. That is myst-nb's mechanism, and myst-nb is
+part of the book's environment (``requirements.txt``) but not of the
+library's: a reader who installs only ``recsys_lite`` into a stock Jupyter or
+Colab kernel has no ``myst_nb``. :func:`glue` works in both worlds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import config
+
+__all__ = ["glue"]
+
+
+def glue(name: str, value: Any, display: bool = True) -> None:
+    """Glue ``value`` into the page's prose under ``name``, and show it where a reader can see it.
+
+    The chapters call this instead of ``myst_nb.glue``, with the same
+    arguments, so that they also run where myst-nb is not installed.
+
+    - **myst-nb importable** (the book's build, ``make lab``): the call is
+      ``myst_nb.glue(name, value, display)``, unchanged, so the build stores
+      the same glued output (a display bundle whose metadata names the key)
+      and the prose's ``{glue:text}`` / ``{glue:}`` references, on this page
+      and across pages, resolve as before.
+    - **myst-nb not installed** (a plain Jupyter or Colab kernel): there is
+      nothing to glue into, so the value is only shown: with
+      ``display=True`` as ``IPython.display.display(value)`` shows it, which
+      is what myst-nb's own call shows.
+    - **Outside the book's build, ``display=False``**, with or without
+      myst-nb: one line ``name = value`` is printed. In Jupyter the prose's
+      roles stay raw text, ``{glue:text}`name```, so a value that is glued
+      but not displayed would be nowhere to be read; printed under the cell
+      that computes it, next to the key the prose names, it is. A string is
+      printed as the prose would show it (without quotes); another value by
+      its plain-text form, or, when it has a richer one (a figure, a table),
+      shown below a ``name =`` line. In the build
+      (:func:`recsys_lite.config.book_build`) nothing is printed, so the
+      pages are exactly what myst-nb makes of them.
+
+    Printing was chosen over collecting the values into a table at the end of
+    the page because the reader meets each value where it is computed, the
+    kernel keeps no state between calls, and a page that stops half-way still
+    shows what it computed.
+
+    Args:
+        name: the key the prose refers to, a non-empty string.
+        value: any object IPython can display (a string, a number, a
+            DataFrame, a matplotlib figure).
+        display: show the value in the cell's output as well (myst-nb's
+            meaning); the chapters glue with ``display=False``.
+
+    Raises:
+        TypeError: ``name`` not a string; ``display`` not True or False.
+        ValueError: ``name`` empty or only spaces.
+    """
+    from ._checks import check_flag, check_str, describe
+
+    check_str("name", name)
+    if not name.strip():
+        raise ValueError(f"`name` must be a non-empty key for the prose to refer to; got {describe(name)}.")
+    check_flag("display", display)
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        myst_glue = None
+
+    from IPython.display import display as show
+
+    if myst_glue is not None:
+        myst_glue(name, value, display=bool(display))
+    elif display:
+        show(value)
+    if display or config.book_build():
+        return
+    if isinstance(value, str):
+        print(f"{name} = {value}")
+        return
+    from IPython.core.formatters import format_display_data
+
+    bundle, _ = format_display_data(value)
+    if set(bundle) <= {"text/plain"}:
+        print(f"{name} = {bundle.get('text/plain', repr(value))}")
+    else:
+        print(f"{name} =")
+        show(value)
