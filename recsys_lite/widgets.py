@@ -19,7 +19,8 @@ frames instantly. Identical frames are stored once and weigh :data:`FRAME_BUDGET
 The snippet is the template ``_SNIPPET`` below, whose hooks the browser test relies on: its id hashes
 the content (same inputs, same bytes); each range input indexes its parameter's values and its
 ``<output>`` shows the value (numbers as ``format(v, ".6g")``); the image's ``data-values``
-(``lr=0.1;steps=50``) joins the outputs' ``name=text`` and changes with its ``src``.
+(``lr=0.1;steps=50``) joins the outputs' ``name=text`` and changes with its ``src``; its ``alt`` is
+:func:`frame_alt`'s text for the frame shown (what it shows, at which values), for a reader who cannot see it.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from matplotlib.figure import Figure
 from . import config
 from ._checks import check_callable, check_finite, check_flag, check_nonempty, check_positive, check_str, describe
 
-__all__ = ["FRAME_BUDGET_BYTES", "Param", "StaticExplorer", "explore"]
+__all__ = ["FRAME_BUDGET_BYTES", "Param", "StaticExplorer", "describe_figure", "explore", "frame_alt"]
 
 FRAME_BUDGET_BYTES = 1_500_000  #: max weight of one explorer's distinct frames
 DEFAULT_DPI = 90
@@ -103,6 +104,55 @@ class Param:
 class _Frame(NamedTuple):
     image: bytes  # PNG or SVG
     text: _Html | None
+    description: str = ""  # describe_figure(fig): the frame's titles, axis labels and legend
+
+
+_MATH_COMMAND = re.compile(r"\\([A-Za-z]+)")
+
+
+def _plain(text: str) -> str:
+    """Matplotlib text for a screen reader: mathtext's ``$``, braces and backslashes dropped."""
+    text = _MATH_COMMAND.sub(r"\1", text).replace("$", "").replace("{", "").replace("}", "")
+    return " ".join(text.split())
+
+
+def describe_figure(fig: Figure) -> str:
+    """What a figure shows, in words read from it: each panel's title, its y and x axis labels, its legend.
+
+    Args:
+        fig: a matplotlib figure.
+
+    Returns:
+        e.g. ``"Plot 'Loss': loss against epoch; legend: train, validation"``; panels (axes with any of
+        these texts) joined by ``" | "`` after the figure's suptitle; ``""`` when the figure has no such text.
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"`fig` must be a matplotlib Figure; got {describe(fig)}.")
+    panels = []
+    for ax in fig.axes:
+        title = " ".join(_plain(ax.get_title(loc)) for loc in ("left", "center", "right") if ax.get_title(loc))
+        x, y = _plain(ax.get_xlabel()), _plain(ax.get_ylabel())
+        axes = f"{y} against {x}" if x and y else y or x
+        legend = ax.get_legend()
+        keys = [_plain(t.get_text()) for t in legend.get_texts()] if legend is not None else []
+        keys = [k for k in keys if k]
+        parts = [f"Plot '{title}'" if title else "Plot"] + ([axes] if axes else [])
+        if title or axes or keys:
+            panels.append(": ".join(parts) + (f"; legend: {', '.join(keys)}" if keys else ""))
+    suptitle = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    return " | ".join(([f"Figure '{_plain(suptitle)}'"] if suptitle else []) + panels)
+
+
+def frame_alt(head: str, values: Sequence[tuple[str, str]], description: str = "") -> str:
+    """The alt text of an explorer's frame: ``"{head}: {label} = {value}, …. {description}"``.
+
+    Args:
+        head: what every frame shows (``explore``'s ``alt``, else its title, else ``"Figure"``).
+        values: ``(label, displayed value)`` of each slider, in order.
+        description: this frame's :func:`describe_figure`, appended after a full stop when not empty.
+    """
+    text = f"{head}: " + ", ".join(f"{label} = {value}" for label, value in values)
+    return f"{text}. {description}" if description else text
 
 
 class _Spec(NamedTuple):
@@ -188,8 +238,9 @@ def _frame(fn: Callable, values: dict, image_format: str, dpi: float) -> _Frame:
                                 f"got {describe(result)}.")
             buf = BytesIO()
             fig.savefig(buf, format=image_format, dpi=dpi, metadata=_METADATA[image_format])
+            description = describe_figure(fig)
             plt.close(fig)
-            return _Frame(buf.getvalue(), _text_html(text))
+            return _Frame(buf.getvalue(), _text_html(text), description)
     finally:
         for num in set(plt.get_fignums()) - before:
             plt.close(num)
@@ -234,8 +285,11 @@ class StaticExplorer:
                 f"({self.n_frames} distinct), {self.nbytes / 1000:.0f} kB>")
 
 
-def _static(fn: Callable, specs: list[_Spec], title: str | None, image_format: str, dpi: float) -> StaticExplorer:
+def _static(fn: Callable, specs: list[_Spec], title: str | None, image_format: str, dpi: float,
+            alt: str | None = None) -> StaticExplorer:
     frames = _grid(fn, specs, image_format, dpi)
+    descriptions, description_grid = _dedupe({k: f.description for k, f in frames.items()})
+    head = alt or title or "Figure"
     images, grid = _dedupe({k: f.image for k, f in frames.items()})
     uris = [f"data:{_MIME[image_format]};base64,{base64.b64encode(b).decode('ascii')}" for b in images]
     has_text = any(f.text is not None for f in frames.values())
@@ -254,8 +308,10 @@ def _static(fn: Callable, specs: list[_Spec], title: str | None, image_format: s
     key = lambda idx: ",".join(map(str, idx))  # noqa: E731
     start = tuple(s.index for s in specs)
     data = {"names": [s.name for s in specs], "captions": [s.label for s in specs],
-            "labels": [s.texts for s in specs], "prefix": f"{title or 'Figure'}: ",
+            "labels": [s.texts for s in specs], "prefix": f"{head}: ",
             "grid": {key(i): f for i, f in grid.items()}, "start": key(start),
+            "descriptionGrid": {key(i): d for i, d in description_grid.items()},
+            "descriptions": [f". {d}" if d else "" for d in descriptions],
             "textGrid": {key(i): t for i, t in text_grid.items()}, "texts": texts}
     digest = hashlib.sha256(json.dumps([title, image_format, dpi, data]).encode())
     for image in images:
@@ -272,7 +328,7 @@ def _static(fn: Callable, specs: list[_Spec], title: str | None, image_format: s
         labelling="labelledby" if title else "label", label=f"{uid}-title" if title else "Figure explorer",
         css=_Html(_CSS), title=_fill(_TITLE, id=f"{uid}-title", title=title) if title else _Html(""),
         controls=_Html("\n".join(controls)), src=uris[grid[start]],
-        alt=data["prefix"] + ", ".join(f"{s.label} = {s.texts[s.index]}" for s in specs),
+        alt=frame_alt(head, [(s.label, s.texts[s.index]) for s in specs], descriptions[description_grid[start]]),
         values=";".join(f"{s.name}={s.texts[s.index]}" for s in specs),
         text=_fill(_TEXT, text=_Html(texts[text_grid[start]])) if has_text else _Html(""),
         weight=f"{len(frames)} frames ({len(uris)} distinct), {nbytes / 1000:.0f} kB",
@@ -305,19 +361,22 @@ def _live(fn: Callable, specs: list[_Spec], title: str | None, continuous: bool,
 
 
 def explore(fn: Callable, *, title: str | None = None, continuous: bool = True, mode: str | None = None,
-            image_format: str = "png", dpi: float = DEFAULT_DPI, **params: Any):
+            image_format: str = "png", dpi: float = DEFAULT_DPI, alt: str | None = None, **params: Any):
     """Let the reader move sliders over ``params`` and see ``fn``'s figure react.
 
     Args:
         fn: called as ``fn(**values)`` (keywords only), one value per parameter; draws with matplotlib and
             returns the ``Figure`` (None: ``plt.gcf()``) or ``(Figure, text)``, where ``text`` (shown under the
             figure) is plain text (escaped), a DataFrame or an object with ``_repr_html_`` (``IPython.display.HTML``).
-        title: heading of the explorer (also the start of the images' alt text).
+        title: heading of the explorer (also the start of the images' alt text when ``alt`` is None).
         continuous: live mode only; False recomputes on slider release (for a costly ``fn``).
         mode: ``"live"``, ``"static"`` or None: static while the book is built
             (:func:`recsys_lite.config.book_build`), live otherwise.
         image_format: ``"png"`` or ``"svg"`` frames.
         dpi: resolution of PNG frames.
+        alt: what every frame shows, in words, for a reader who cannot see it (static mode); each frame's
+            alt text is :func:`frame_alt`: this (default: ``title``), the slider values, and the frame's own
+            titles, axis labels and legend (:func:`describe_figure`).
         **params: 1 to 3 parameters, ``name=values`` or ``name=Param(values, label=..., default=...)``: a slider
             for numbers, buttons or a menu for strings, starting at the middle value unless ``default`` is given.
 
@@ -334,8 +393,9 @@ def explore(fn: Callable, *, title: str | None = None, continuous: bool = True, 
     if not (mode is None or isinstance(mode, str)) or mode not in ("live", "static", None):
         raise ValueError(f"`mode` must be 'live', 'static' or None; got {describe(mode)}.")
     check_str("title", title, allow_none=True)
+    check_str("alt", alt, allow_none=True)
     check_flag("continuous", continuous)
     specs = _check(fn, params, image_format, dpi)
     if mode == "static" or (mode is None and config.book_build()):
-        return _static(fn, specs, title, image_format, dpi)
+        return _static(fn, specs, title, image_format, dpi, alt)
     return _live(fn, specs, title, continuous, image_format, dpi)

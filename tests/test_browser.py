@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import shutil
 import threading
 import types
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
 import pytest
@@ -238,3 +239,62 @@ def test_the_synthetic_data_box_is_readable_in_jupyterlabs_light_and_dark_theme(
             assert ratio >= 4.5, f"JupyterLab {mode}: {piece['text']!r} has contrast {ratio:.2f} {piece}"
     finally:
         page.close()
+
+
+_IMAGE_FILE = re.compile(r"\.(png|svg|jpe?g|gif|webp)\b", re.I)
+
+
+def _alt_problem(alt: str | None, src: str) -> str | None:
+    """Why ``alt`` is not a real description of the image at ``src`` (None: it is)."""
+    if alt is None or not alt.strip():
+        return "no alt text"
+    text = alt.strip()
+    base = PurePosixPath(urlparse(src).path).name if not src.startswith("data:") else ""
+    if _IMAGE_FILE.search(text) or text.lower().startswith(("data:", "http:", "https:", "_images", "../")):
+        return "a file name or URI"
+    if base and text in (base, PurePosixPath(base).stem, src):
+        return "the image's file name"
+    if " " not in text and ("/" in text or "." in text):
+        return "a path"
+    return None
+
+
+def test_every_image_has_alt_text_and_every_chapter_figure_a_number(site, browser):
+    """Every <img> on every page says what it shows, and every figure of a chapter is "Figure N.M: …"."""
+    base, html = site
+    n_images = n_figures = 0
+    problems = []
+    for path in _pages(html):
+        context, page, _, _ = _open(browser, f"{base}/{path}")
+        try:
+            page.wait_for_timeout(200)  # index.html redirects at once: read the page it lands on
+            page.wait_for_load_state("load")
+            for img in page.evaluate("Array.from(document.images).map(i => [i.getAttribute('src') || '', "
+                                     "i.getAttribute('alt'), !!i.closest('.cell_output'), "
+                                     "i.closest('figure') ? i.closest('figure').querySelector('figcaption') "
+                                     "?.textContent.trim() || '' : null])"):
+                src, alt, in_output, caption = img
+                n_images += 1
+                why = _alt_problem(alt, src)
+                if why:
+                    problems.append(f"{path}: <img src={src[:60]!r}> alt {alt!r}: {why}")
+                if in_output and caption is None:
+                    problems.append(f"{path}: an output image ({(alt or '')[:50]!r}) is not in a captioned figure")
+            match = re.match(r"chapters/(\d\d)_", path)
+            if match is None:
+                continue
+            number = int(match.group(1))
+            numbered = re.compile(rf"Figure {number}\.\d+" if 1 <= number <= 9 else r"Figure \d+(\.\d+)?")
+            captions = page.evaluate("Array.from(document.querySelectorAll('figure')).map(f => "
+                                     "f.querySelector('figcaption')?.textContent.trim() || '')")
+            n_figures += len(captions)
+            problems += [f"{path}: figure caption {c[:60]!r} is not numbered '{numbered.pattern}'"
+                         for c in captions if not numbered.match(c) or len(c) < 20]
+            links = page.evaluate("Array.from(document.querySelectorAll('a.reference.internal[href*=\"#fig-\"]'))"
+                                  ".map(a => a.textContent.trim())")
+            problems += [f"{path}: a figure reference reads {t!r}" for t in links
+                         if not re.fullmatch(r"Figure [\d.]+", t)]
+        finally:
+            context.close()
+    assert not problems, "\n".join(problems[:30])
+    assert n_images > 0 and n_figures > 0, f"{n_images} images and {n_figures} chapter figures found"

@@ -170,7 +170,7 @@ def test_html_is_well_formed_with_one_labelled_range_per_param(static):
     assert [i["aria-valuetext"] for i in inputs] == ["0.1", "sgd"]
     (img,) = tags.find("img", **{"class": "rl-explorer-frame"})
     assert img["src"].startswith("data:image/png;base64,")
-    assert img["alt"] == "Demo: α (learning rate) = 0.1, opt = sgd"
+    assert img["alt"] == "Demo: α (learning rate) = 0.1, opt = sgd. Plot 'sgd 0.1'"
 
 
 def test_initial_frame_matches_the_output_labels(static):
@@ -229,7 +229,7 @@ def test_every_value_is_escaped():
     assert inp["aria-valuetext"] == "&amp;" and tags.outputs == [["x", "&amp;"]]
     assert "a &lt;b&gt; &amp; c" in ex.html
     (img,) = tags.find("img")
-    assert img["alt"] == f"{nasty}: <b>x</b> = &amp;" and img["data-values"] == "x=&amp;"
+    assert img["alt"] == f"{nasty}: <b>x</b> = &amp;. Plot 'sgd 0.1'" and img["data-values"] == "x=&amp;"
     box = explore(fn, title=nasty, mode="live", dpi=DPI, x=["a"])
     assert box.children[0].value == f"<b>{html.escape(nasty)}</b>"
 
@@ -316,7 +316,8 @@ def test_script_swaps_the_right_frame_at_every_grid_point(static):
         assert base64.b64decode(uri.split(",", 1)[1]) == frame.image
         assert outs == aria == [labels[0][i], labels[1][j]]
         assert values == f"lr={labels[0][i]};opt={labels[1][j]}"
-        assert text == frame.text and alt == f"Demo: α (learning rate) = {outs[0]}, opt = {outs[1]}"
+        assert text == frame.text
+        assert alt == f"Demo: α (learning rate) = {outs[0]}, opt = {outs[1]}. Plot '{outs[1]} {outs[0]}'"
 
 
 # --- mode detection and the live widget ------------------------------------------
@@ -410,3 +411,53 @@ def test_invalid_inputs_raise_naming_the_argument(call, error, words):
     for word in words:
         assert word in str(info.value), (word, str(info.value))
     assert plt.get_fignums() == []
+
+
+# --- alt text of the frames --------------------------------------------------------
+
+
+def test_describe_figure_reads_titles_axis_labels_and_legends():
+    fig, (left, right, empty) = plt.subplots(1, 3)
+    fig.suptitle("Two bowls")
+    left.plot([0, 1], [1, 0], label="train")
+    left.plot([0, 1], [2, 1], label=r"$\theta^\ast$")
+    left.set(title="Loss", xlabel="epoch", ylabel="$J(\\theta)$")
+    left.legend()
+    right.set_xlabel("rank")
+    assert widgets.describe_figure(fig) == (
+        "Figure 'Two bowls' | Plot 'Loss': J(theta) against epoch; legend: train, theta^ast | Plot: rank")
+    plt.close(fig)
+    bare, _ = plt.subplots()
+    assert widgets.describe_figure(bare) == ""
+    plt.close(bare)
+    with pytest.raises(TypeError, match="`fig` must be a matplotlib Figure; got"):
+        widgets.describe_figure("fig.png")
+
+
+def test_every_frame_has_a_descriptive_alt_that_follows_the_frame():
+    """alt = the caller's description, the slider values and what the frame itself shows, never a file or URI."""
+    def fn(*, K):
+        fig, ax = plt.subplots(figsize=(2, 1.5))
+        ax.plot(range(K), label="hit rate")
+        ax.set(title=f"top {K}", xlabel="K", ylabel="HR@K")
+        ax.legend()
+        return fig
+
+    ex = explore(fn, alt="Hit rate against the cut-off", mode="static", dpi=DPI, K=Param([5, 10], label="cut-off"))
+    (img,) = Tags(ex.html).find("img", **{"class": "rl-explorer-frame"})
+    assert img["alt"] == "Hit rate against the cut-off: cut-off = 5. Plot 'top 5': HR@K against K; legend: hit rate"
+    assert not any(bad in img["alt"] for bad in (".png", ".svg", "data:", "base64"))
+    data = json.loads(re.search(r"var D = (\{.*?\}), s =", Tags(ex.html).script).group(1))
+    assert data["prefix"] == "Hit rate against the cut-off: "
+    assert [data["descriptions"][data["descriptionGrid"][k]] for k in ("0", "1")] == [
+        ". Plot 'top 5': HR@K against K; legend: hit rate", ". Plot 'top 10': HR@K against K; legend: hit rate"]
+    untitled = explore(fn, mode="static", dpi=DPI, K=[5])  # no title, no alt: "Figure", still described
+    assert Tags(untitled.html).find("img")[0]["alt"] == "Figure: K = 5. Plot 'top 5': HR@K against K; legend: hit rate"
+    with pytest.raises(TypeError, match="`alt`"):
+        explore(fn, alt=3, mode="static", dpi=DPI, K=[5])
+
+
+def test_frame_alt_joins_head_values_and_description():
+    assert widgets.frame_alt("Loss curve", [("α", "0.1"), ("B", "32")]) == "Loss curve: α = 0.1, B = 32"
+    assert widgets.frame_alt("Loss", [("α", "0.1")], "Plot: loss against epoch") == (
+        "Loss: α = 0.1. Plot: loss against epoch")

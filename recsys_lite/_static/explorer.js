@@ -12,7 +12,8 @@
       vals.push(D.names[i] + "=" + v); alt.push(D.captions[i] + " = " + v);
     }
     var key = idx.join(",");
-    img.src = D.frames[D.grid[key]]; img.alt = D.prefix + alt.join(", ");
+    img.src = D.frames[D.grid[key]];
+    img.alt = D.prefix + alt.join(", ") + D.descriptions[D.descriptionGrid[key]];
     img.setAttribute("data-values", vals.join(";"));
     if (txt) txt.innerHTML = D.texts[D.textGrid[key]];
   }
