@@ -12,6 +12,23 @@ labelled by its chapter and its number k = 1, 2, ... in order, so that "exercise
 is a reference ({numref} or {ref}) to ``ex-chNN-6`` and a worked solution can point at its exercise by label.
 Sphinx only warns about an unknown or duplicate label, and the build does not fail on warnings, so these
 checks live here.
+
+A worked solution follows its exercise in the same section, in one of sphinx-exercise's two forms: a directive
+
+    ::::{solution} ex-chNN-k
+    :class: dropdown
+
+    text
+    ::::
+
+or, when the solution runs code, the gated form, whose code cells lie between the two markdown fences
+
+    ```{solution-start} ex-chNN-k
+    :class: dropdown
+    ```
+    ... (markdown and code cells) ...
+    ```{solution-end}
+    ```
 """
 
 from __future__ import annotations
@@ -42,6 +59,15 @@ REFERENCE = re.compile(r"\{(?:num)?ref\}`(?:[^`<]*<)?(?P<label>ex-[^`>]*)>?`")
 LIST_ITEM = re.compile(r"^\s{0,3}\d+[.)][ \t]", re.M)
 # prose that names an exercise by number without linking it, e.g. "(exercise 6)"
 UNLINKED = re.compile(r"(?<![<`%])\b[Ee]xercises? \d+")
+# a worked solution: a {solution} directive, or a gated {solution-start} ... {solution-end} block (whose code cells
+# are not part of the markdown text parsed here)
+SOLUTION = re.compile(
+    r"^(?P<fence>:{3,}|`{3,})\{solution\}[ \t]+(?P<label>\S+)[ \t]*\n.*?^(?P=fence)[ \t]*$"
+    r"|^(?P<gate>:{3,}|`{3,})\{solution-start\}[ \t]+(?P<gated>\S+)[ \t]*\n.*?"
+    r"^(?P<end>:{3,}|`{3,})\{solution-end\}[ \t]*\n(?P=end)[ \t]*$", re.M | re.S)
+SOLUTION_OPENER = re.compile(r"^(?::{3,}|`{3,})\{solution(?:-start|-end)?\}", re.M)
+# the chapters whose every exercise has a worked solution
+CHAPTERS_WITH_SOLUTIONS = ("00_jax_primer.ipynb", "01_the_recommendation_problem.ipynb")
 
 
 @dataclass(frozen=True)
@@ -109,7 +135,7 @@ def test_the_chapters_have_exercises(sections, exercises):
 
 def test_exercise_sections_hold_only_exercise_directives(sections):
     for page, section in sections.items():
-        left = EXERCISE.sub("", section)
+        left = SOLUTION.sub("", EXERCISE.sub("", section))
         items = LIST_ITEM.findall(left)
         assert not items, f"{page}: a numbered list is left in '## Exercises' ({len(items)} items); use :::{{exercise}}"
         assert not left.strip(), f"{page}: text outside the {{exercise}} directives: {left.strip()[:200]!r}"
@@ -150,11 +176,48 @@ def test_prose_links_the_exercises_it_names():
             assert not bare, f"{path.name}: {bare} named without a reference to its label"
 
 
-@pytest.mark.skip(reason="worked solutions are not written yet (issue #18); enable with the first solutions")
-def test_every_exercise_has_a_solution(exercises):
-    """Hook for the solutions: each exercise that asks for a computation gets a :::{solution} ex-chNN-k."""
-    solved = set()
-    for path in NOTEBOOKS:
-        for text in markdown_cells(path):
-            solved.update(re.findall(r"^:{3,}\{solution(?:-start)?\}[ \t]+(ex-ch\d\d-\d+)", text, re.M))
-    assert {exercise.label for exercise in exercises} <= solved
+@dataclass(frozen=True)
+class Solution:
+    """A worked solution in a chapter's "## Exercises" section: the exercise it names and where it starts."""
+
+    page: str
+    label: str
+    start: int
+
+
+def list_solutions(section: str, page: str) -> list[Solution]:
+    return [Solution(page, match["label"] or match["gated"], match.start()) for match in SOLUTION.finditer(section)]
+
+
+def test_solutions_parse(sections):
+    # every {solution}, {solution-start} and {solution-end} fence belongs to one well-formed solution: a
+    # solution-start without its end (or the reverse) would swallow the rest of the page or leave an orphan
+    for page, section in sections.items():
+        fences = len(SOLUTION_OPENER.findall(section))
+        solutions = list(SOLUTION.finditer(section))
+        expected = sum(1 if match["label"] else 2 for match in solutions)
+        assert fences == expected, f"{page}: {fences} solution fences, of which only {expected} form solutions"
+
+
+def match_label(match: re.Match) -> str:
+    label = LABEL_OPTION.search(match["options"])
+    return label["label"] if label else ""
+
+
+def test_every_solution_names_an_exercise_before_it(sections):
+    for page, section in sections.items():
+        starts = {match_label(m): m.start() for m in EXERCISE.finditer(section)}
+        for solution in list_solutions(section, page):
+            assert solution.label in starts, f"{page}: a solution names {solution.label!r}, not an exercise here"
+            assert solution.start > starts[solution.label], f"{page}: the solution of {solution.label} precedes it"
+
+
+def test_every_exercise_has_a_solution(sections, exercises):
+    """Each exercise of the chapters in CHAPTERS_WITH_SOLUTIONS has exactly one worked solution."""
+    missing = sorted(set(CHAPTERS_WITH_SOLUTIONS) - set(sections))
+    assert not missing, f"CHAPTERS_WITH_SOLUTIONS names pages without exercises: {missing}"
+    for page in CHAPTERS_WITH_SOLUTIONS:
+        solved = Counter(solution.label for solution in list_solutions(sections[page], page))
+        for exercise in (e for e in exercises if e.page == page):
+            count = solved[exercise.label]
+            assert count == 1, f"{page}: {exercise.label} has {count} solutions, not 1"
