@@ -107,12 +107,13 @@ def test_the_chapters_have_exercises(sections, exercises):
         assert found == len(OPENER.findall(section)), f"{page}: an {{exercise}} directive that does not parse"
 
 
-def test_exercise_sections_hold_only_exercise_directives(sections):
+def test_exercise_sections_hold_only_exercise_and_solution_directives(sections):
     for page, section in sections.items():
-        left = EXERCISE.sub("", section)
+        left = GATED.sub("", SOLUTION.sub("", EXERCISE.sub("", section)))
         items = LIST_ITEM.findall(left)
         assert not items, f"{page}: a numbered list is left in '## Exercises' ({len(items)} items); use :::{{exercise}}"
-        assert not left.strip(), f"{page}: text outside the {{exercise}} directives: {left.strip()[:200]!r}"
+        assert not left.strip(), (f"{page}: text outside the {{exercise}} and {{solution}} directives: "
+                                  f"{left.strip()[:200]!r}")
 
 
 def test_every_exercise_has_a_label_of_its_chapter(exercises):
@@ -150,11 +151,51 @@ def test_prose_links_the_exercises_it_names():
             assert not bare, f"{path.name}: {bare} named without a reference to its label"
 
 
-@pytest.mark.skip(reason="worked solutions are not written yet (issue #18); enable with the first solutions")
-def test_every_exercise_has_a_solution(exercises):
-    """Hook for the solutions: each exercise that asks for a computation gets a :::{solution} ex-chNN-k."""
-    solved = set()
+# Chapters whose every exercise has a worked solution (issue #18); a chapter joins when its solutions are written.
+CHAPTERS_WITH_SOLUTIONS = (
+    "02_loss_functions.ipynb",
+)
+
+# A worked solution names its exercise's label: a colon fence ``::::{solution} ex-chNN-k`` closed by the same
+# number of colons, or the gated form (for solutions with code cells) ```` ```{solution-start} ex-chNN-k ````
+# ... ```` ```{solution-end} ````, whose code cells sit between markdown cells (only those are read here).
+SOLUTION = re.compile(r"^(?P<fence>:{3,})\{solution\}[ \t]+(?P<label>\S+)[ \t]*\n.*?^(?P=fence)[ \t]*$", re.M | re.S)
+GATED = re.compile(r"^```\{solution-start\}[ \t]+(?P<label>\S+)[ \t]*\n(?:(?!\{solution-start\}).)*?"
+                   r"^```\{solution-end\}[ \t]*\n```[ \t]*$", re.M | re.S)
+ANY_SOLUTION = re.compile(r"\{solution(?:-start)?\}[ \t]*(?P<label>\S*)")
+
+
+def solutions(text: str) -> list[tuple[str, int]]:
+    """(label, start offset) of every complete solution in a markdown text, in order."""
+    found = [(m["label"], m.start()) for pattern in (SOLUTION, GATED) for m in pattern.finditer(text)]
+    return sorted(found, key=lambda pair: pair[1])
+
+
+def test_every_solution_is_complete_and_names_an_exercise(exercises):
+    known = {exercise.label for exercise in exercises}
     for path in NOTEBOOKS:
-        for text in markdown_cells(path):
-            solved.update(re.findall(r"^:{3,}\{solution(?:-start)?\}[ \t]+(ex-ch\d\d-\d+)", text, re.M))
-    assert {exercise.label for exercise in exercises} <= solved
+        text = "\n\n".join(markdown_cells(path))
+        opened = [m["label"] for m in ANY_SOLUTION.finditer(text)]
+        closed = [label for label, _ in solutions(text)]
+        unended = sorted(set(opened) - set(closed))
+        assert sorted(opened) == sorted(closed), f"{path.name}: a solution without its end: {unended}"
+        unknown = sorted(set(closed) - known)
+        assert not unknown, f"{path.name}: solutions of exercises that do not exist: {unknown}"
+
+
+@pytest.mark.parametrize("page", CHAPTERS_WITH_SOLUTIONS)
+def test_every_exercise_has_one_solution_after_it(page, sections, exercises):
+    """Each exercise of a chapter in CHAPTERS_WITH_SOLUTIONS has exactly one solution, after the exercise and
+    before the next one."""
+    section = sections[page]
+    starts = [(m.start(), LABEL_OPTION.search(m["options"])["label"]) for m in EXERCISE.finditer(section)]
+    labels = [label for _, label in starts]
+    assert labels == [exercise.label for exercise in exercises if exercise.page == page]
+    found = solutions(section)
+    counts = Counter(label for label, _ in found)
+    for label in labels:
+        assert counts[label] == 1, f"{page}: {label} has {counts[label]} solutions, not 1"
+    ends = [start for start, _ in starts[1:]] + [len(section)]
+    for (start, label), end in zip(starts, ends):
+        (where,) = [offset for name, offset in found if name == label]
+        assert start < where < end, f"{page}: the solution of {label} is not between it and the next exercise"
