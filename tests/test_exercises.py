@@ -154,6 +154,7 @@ def test_prose_links_the_exercises_it_names():
 # Chapters whose every exercise has a worked solution (issue #18); a chapter joins when its solutions are written.
 CHAPTERS_WITH_SOLUTIONS = (
     "02_loss_functions.ipynb",
+    "03_gradient_descent.ipynb",
 )
 
 # A worked solution names its exercise's label: a colon fence ``::::{solution} ex-chNN-k`` closed by the same
