@@ -67,7 +67,8 @@ SOLUTION = re.compile(
     r"^(?P<end>:{3,}|`{3,})\{solution-end\}[ \t]*\n(?P=end)[ \t]*$", re.M | re.S)
 SOLUTION_OPENER = re.compile(r"^(?::{3,}|`{3,})\{solution(?:-start|-end)?\}", re.M)
 # the chapters whose every exercise has a worked solution
-CHAPTERS_WITH_SOLUTIONS = ("00_jax_primer.ipynb", "01_the_recommendation_problem.ipynb")
+CHAPTERS_WITH_SOLUTIONS = ("00_jax_primer.ipynb", "01_the_recommendation_problem.ipynb", "02_loss_functions.ipynb",
+                           "03_gradient_descent.ipynb")
 
 
 @dataclass(frozen=True)
@@ -133,12 +134,13 @@ def test_the_chapters_have_exercises(sections, exercises):
         assert found == len(OPENER.findall(section)), f"{page}: an {{exercise}} directive that does not parse"
 
 
-def test_exercise_sections_hold_only_exercise_directives(sections):
+def test_exercise_sections_hold_only_exercise_and_solution_directives(sections):
     for page, section in sections.items():
         left = SOLUTION.sub("", EXERCISE.sub("", section))
         items = LIST_ITEM.findall(left)
         assert not items, f"{page}: a numbered list is left in '## Exercises' ({len(items)} items); use :::{{exercise}}"
-        assert not left.strip(), f"{page}: text outside the {{exercise}} directives: {left.strip()[:200]!r}"
+        assert not left.strip(), (f"{page}: text outside the {{exercise}} and {{solution}} directives: "
+                                  f"{left.strip()[:200]!r}")
 
 
 def test_every_exercise_has_a_label_of_its_chapter(exercises):
@@ -205,11 +207,15 @@ def match_label(match: re.Match) -> str:
 
 
 def test_every_solution_names_an_exercise_before_it(sections):
+    # and sits between that exercise and the next one
     for page, section in sections.items():
         starts = {match_label(m): m.start() for m in EXERCISE.finditer(section)}
+        following = dict(zip(starts, [*list(starts.values())[1:], len(section)]))
         for solution in list_solutions(section, page):
             assert solution.label in starts, f"{page}: a solution names {solution.label!r}, not an exercise here"
             assert solution.start > starts[solution.label], f"{page}: the solution of {solution.label} precedes it"
+            assert solution.start < following[solution.label], (f"{page}: the solution of {solution.label} comes "
+                                                                 f"after the next exercise")
 
 
 def test_every_exercise_has_a_solution(sections, exercises):
