@@ -42,6 +42,12 @@ REFERENCE = re.compile(r"\{(?:num)?ref\}`(?:[^`<]*<)?(?P<label>ex-[^`>]*)>?`")
 LIST_ITEM = re.compile(r"^\s{0,3}\d+[.)][ \t]", re.M)
 # prose that names an exercise by number without linking it, e.g. "(exercise 6)"
 UNLINKED = re.compile(r"(?<![<`%])\b[Ee]xercises? \d+")
+# a worked solution: a folded directive, or the gated form whose code cells lie between its start and its end
+SOLUTION = re.compile(r"^(?P<fence>:{3,})\{solution\}[ \t]+(?P<label>\S+)[ \t]*\n.*?^(?P=fence)[ \t]*$"
+                      r"|^```\{solution-start\}[ \t]+(?P<gated>\S+)[ \t]*\n.*?^```\{solution-end\}[ \t]*\n```[ \t]*$",
+                      re.M | re.S)
+SOLUTION_OPENER = re.compile(r"^(?::{3,}|```)\{solution(?:-start)?\}", re.M)
+CHAPTERS_WITH_SOLUTIONS = ("04",)  # the chapters (by number) whose exercises all have worked solutions
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ def test_the_chapters_have_exercises(sections, exercises):
 
 def test_exercise_sections_hold_only_exercise_directives(sections):
     for page, section in sections.items():
-        left = EXERCISE.sub("", section)
+        left = SOLUTION.sub("", EXERCISE.sub("", section))
         items = LIST_ITEM.findall(left)
         assert not items, f"{page}: a numbered list is left in '## Exercises' ({len(items)} items); use :::{{exercise}}"
         assert not left.strip(), f"{page}: text outside the {{exercise}} directives: {left.strip()[:200]!r}"
@@ -150,11 +156,18 @@ def test_prose_links_the_exercises_it_names():
             assert not bare, f"{path.name}: {bare} named without a reference to its label"
 
 
-@pytest.mark.skip(reason="worked solutions are not written yet (issue #18); enable with the first solutions")
-def test_every_exercise_has_a_solution(exercises):
-    """Hook for the solutions: each exercise that asks for a computation gets a :::{solution} ex-chNN-k."""
-    solved = set()
-    for path in NOTEBOOKS:
-        for text in markdown_cells(path):
-            solved.update(re.findall(r"^:{3,}\{solution(?:-start)?\}[ \t]+(ex-ch\d\d-\d+)", text, re.M))
-    assert {exercise.label for exercise in exercises} <= solved
+def test_every_exercise_has_a_solution(sections):
+    """In the chapters of CHAPTERS_WITH_SOLUTIONS every exercise has exactly one worked solution, after it, and
+    every solution (in any chapter) names an exercise of its own chapter."""
+    for page, section in sections.items():
+        defined = {label["label"]: match.end() for match in EXERCISE.finditer(section)  # label -> where it ends
+                   if (label := LABEL_OPTION.search(match["options"]))}
+        solutions = [(match["label"] or match["gated"], match.start()) for match in SOLUTION.finditer(section)]
+        assert len(solutions) == len(SOLUTION_OPENER.findall(section)), f"{page}: a solution that does not parse"
+        for label, start in solutions:
+            assert label in defined, f"{page}: a solution of {label!r}, which is not an exercise of this chapter"
+            assert start > defined[label], f"{page}: the solution of {label} comes before its exercise"
+        if page[:2] in CHAPTERS_WITH_SOLUTIONS:
+            counts = Counter(label for label, _ in solutions)
+            wrong = {label: counts[label] for label in defined if counts[label] != 1}
+            assert not wrong, f"{page}: exercises without exactly one solution (label: solutions found): {wrong}"
