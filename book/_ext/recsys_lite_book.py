@@ -62,16 +62,17 @@ EXPECTED_SECONDS = {"08_a_complete_recommender": 125, "05_collaborative_filterin
                     "01_the_recommendation_problem": 15, "00_jax_primer": 9}
 # Started after every other notebook: chapter 9 reads the models chapter 8 (started first) saves.
 STARTS_LAST = ("09_where_next",)
+# XLA compiles for the CPU through LLVM, at optimisation level 2 by default. Compilation is about half of
+# every chapter's execution time. At level 1 the many small programs (a layer's initial weights, the
+# metrics) compile up to 40 % faster and the training epochs 0-15 % faster, and the epochs run at the same
+# speed (benchmarks/compile_level.py, benchmarks/RESULTS.md). Results can differ from a level-2 run in the
+# last bits of float32 arithmetic, as they do between two CPUs; every figure on the pages is computed in
+# the build, so the prose stays true to the numbers shown.
+BUILD_XLA_FLAGS = "--xla_backend_optimization_level=1"
 # Extensions Jupyter Book loads that do not declare whether they are safe for parallel builds (Sphinx then
 # warns and builds serially). Each is: sphinx_jupyterbook_latex acts for the LaTeX builder only;
 # sphinx_multitoc_numbering renumbers the table of contents in the main process after reading;
 # sphinx-mathjax-offline copies MathJax's files when the build has finished.
-# XLA compiles for the CPU through LLVM, at optimisation level 2 by default. Compilation is about half of
-# every chapter's execution time; level 1 compiles 20-40 % faster and the book's training steps ran no
-# slower in a side-by-side test (benchmarks/RESULTS.md). Results can differ from a level-2 run in the last
-# bits of float32 arithmetic, as they do between two CPUs; every figure on the pages is computed in the
-# build, so the prose stays true to the numbers shown.
-BUILD_XLA_FLAGS = "--xla_backend_optimization_level=1"
 UNDECLARED_BUT_SAFE = ("sphinx_jupyterbook_latex", "sphinx_multitoc_numbering", "sphinx-mathjax-offline")
 
 
