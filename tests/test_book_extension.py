@@ -229,3 +229,20 @@ def test_pages_outside_the_numbered_chapters_count_their_figures_and_exercises_f
                                                           "figure": {"fig-ch10-a": (1,)}}
     assert env.toc_fignumbers["chapters/03_x"]["exercise"] == {"ex-ch03-1": (3, 1), "ex-ch03-2": (3, 2)}
     assert env.toc_fignumbers["chapters/00_primer"]["exercise"] == {"ex-ch00-1": (1,), "ex-ch00-2": (2,)}
+
+
+def test_a_parallel_build_creates_the_execution_cache_before_its_workers(tmp_path):
+    """Two workers creating jupyter-cache's database at once collide; the main process creates it first."""
+    from jupyter_cache import get_cache
+
+    app, config = _app(tmp_path)
+    app.parallel, config.nb_execution_mode = 2, "cache"
+    cache = ext._stamp_path(app, config)[0]
+    assert not cache.exists()
+    ext._longest_first(app, None, ["chapters/01_x", "chapters/08_a_complete_recommender"])
+    assert (cache / "global.db").exists()
+    assert get_cache(cache).list_cache_records() == [], "a usable, empty execution cache"
+    serial_app, serial_config = _app(tmp_path / "serial")
+    serial_app.parallel, serial_config.nb_execution_mode = 1, "cache"
+    ext._longest_first(serial_app, None, ["chapters/01_x"])
+    assert not ext._stamp_path(serial_app, serial_config)[0].exists(), "a serial build leaves it to myst-nb"

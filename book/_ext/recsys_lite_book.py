@@ -251,11 +251,28 @@ def _measured_seconds(app) -> dict[str, float]:
         return {}
 
 
+def _create_the_execution_cache(app) -> None:
+    """Create myst-nb's execution cache (a SQLite database) before the workers start.
+
+    On a clean build there is none, and each worker's first notebook creates it: two workers doing so at
+    once collide ("table settings already exists") and the build fails, now and then."""
+    if getattr(app.config, "nb_execution_mode", "") != "cache":
+        return
+    cache = _stamp_path(app, app.config)[0]
+    if (cache / "global.db").exists():
+        return
+    from jupyter_cache.cache.db import create_db
+
+    cache.mkdir(parents=True, exist_ok=True)
+    create_db(cache).dispose()  # no open database connection is carried into the forked workers
+
+
 def _longest_first(app, env, docnames: list[str]) -> None:
     """Start the notebooks that take longest first (in place): two workers then finish close together.
-    STARTS_LAST go after every other page."""
+    STARTS_LAST go after every other page. Before that, create the execution cache the workers share."""
     if app.parallel < 2:
         return
+    _create_the_execution_cache(app)
     seconds = {**EXPECTED_SECONDS, **_measured_seconds(app)}
     docnames.sort(key=lambda doc: (Path(doc).name in STARTS_LAST, -seconds.get(Path(doc).name, 0.0)))
     _LONGEST[0] = docnames[0] if docnames else None
