@@ -19,7 +19,7 @@ help:
 	@echo "make book   build the website into $(HTML) (sets up .venv first; JOBS=1 executes one notebook at a time)"
 	@echo "make pdf    print the whole book to $(PDF) (builds the single-page site first; needs Debian's chromium)"
 	@echo "make test   run every test, including a full book build and the browser test"
-	@echo "make bench  run the benchmarks (speed, Surprise race, quality, book timing); see benchmarks/RESULTS.md"
+	@echo "make bench  run the benchmarks (speed, compile level, MF race, quality, book timing); see benchmarks/RESULTS.md"
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make serve  serve the built site on http://127.0.0.1:$(PORT)"
 	@echo "make clean  remove build outputs (keeps .venv)"
