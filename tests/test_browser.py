@@ -32,16 +32,20 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def _served(book, which: str):
+    """Serve a built book on 127.0.0.1 while the tests use it: yields (base URL, its html folder)."""
+    if book.returncode != 0:
+        pytest.fail(f"the {which} did not build; see test_book_builds_without_warnings")
+    handler = functools.partial(_QuietHandler, directory=str(book.html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", book.html
+    server.shutdown()
+
+
 @pytest.fixture(scope="module")
 def site(built_book):
-    if built_book.returncode != 0:
-        pytest.fail("the book did not build; see test_book_builds_without_warnings")
-    handler = functools.partial(_QuietHandler, directory=str(built_book.html))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", built_book.html
-    server.shutdown()
+    yield from _served(built_book, "book")
 
 
 @pytest.fixture(scope="module")
@@ -140,13 +144,7 @@ def test_every_page_works_offline(site, browser):
 @pytest.fixture(scope="module")
 def offline_site(offline_book):
     """The offline build (the only one that shows the synthetic-data box), served like ``site``."""
-    if offline_book.returncode != 0:
-        pytest.fail("the offline book did not build; see test_book_builds_without_warnings")
-    handler = functools.partial(_QuietHandler, directory=str(offline_book.html))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", offline_book.html
-    server.shutdown()
+    yield from _served(offline_book, "offline book")
 
 
 # For each text element of the synthetic-data box: its colour and the first opaque background behind it.
