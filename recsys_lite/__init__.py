@@ -15,6 +15,7 @@ Submodules are imported on use (``from recsys_lite import data``), so that
 ``import recsys_lite`` stays cheap.
 """
 from recsys_lite.book import glue as glue  # the chapters' glue, with or without myst-nb (recsys_lite/book.py)
+from recsys_lite.book import phrase as phrase  # glued words in both editions' languages
 
 
 def _version() -> str:

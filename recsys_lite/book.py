@@ -6,6 +6,11 @@ prose says ``{glue:text}`key```. That is myst-nb's mechanism, and myst-nb is
 part of the book's environment (``requirements.txt``) but not of the
 library's: a reader who installs only ``recsys_lite`` into a stock Jupyter or
 Colab kernel has no ``myst_nb``. :func:`glue` works in both worlds.
+
+The book has two editions, English and Chinese, built from the same code
+cells. A number reads the same in both, but a glued *word* ("beats", "within
+noise of") must be in the page's language: the code glues a :func:`phrase`,
+which carries both, and each edition's build shows its own (book/_ext).
 """
 
 from __future__ import annotations
@@ -14,7 +19,58 @@ from typing import Any
 
 from . import config
 
-__all__ = ["glue"]
+__all__ = ["glue", "phrase", "Phrase", "CHINESE_MIME"]
+
+# The display-bundle key under which a glued Phrase carries its Chinese text (beside "text/plain", the English).
+CHINESE_MIME = "text/x.recsys-lite.zh"
+
+
+class Phrase(str):
+    """Words the prose glues, in both editions' languages: the string itself is the English, ``.zh`` the Chinese.
+
+    A ``Phrase`` is a ``str`` (its English), so code that compares, formats or prints it behaves as before; a
+    new string built from it (``phrase + "s"``, an f-string) is plain English again. Made by :func:`phrase`.
+    """
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str) -> Phrase:
+        made = super().__new__(cls, en)
+        made.zh = zh
+        return made
+
+    def __repr__(self) -> str:
+        return str.__repr__(self)
+
+    def __reduce__(self):
+        return Phrase, (str(self), self.zh)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        """What IPython shows (and myst-nb's glue stores): the English as a string's plain text, the Chinese beside it."""
+        return {"text/plain": repr(str(self)), CHINESE_MIME: repr(self.zh)}
+
+
+def phrase(en: str, zh: str) -> Phrase:
+    """Words for the prose in English and Chinese: ``glue("verdict", phrase("beats", "优于"))``.
+
+    Each edition's page shows its own language through the same glue key; a
+    plain Jupyter kernel prints the English (``verdict = beats``). Glue a name
+    that both editions write alike (a film's title) as ``phrase(title, title)``:
+    the Chinese build rejects a glued string with Latin words and no Chinese,
+    so nothing English slips into a Chinese sentence unnoticed.
+
+    Args:
+        en: the English words, as the English prose reads them in place.
+        zh: the Chinese words, as the Chinese prose reads them in place.
+
+    Raises:
+        TypeError: ``en`` or ``zh`` not a string.
+    """
+    from ._checks import check_str
+
+    check_str("en", en)
+    check_str("zh", zh)
+    return Phrase(en, zh)
 
 
 def glue(name: str, value: Any, display: bool = True) -> None:

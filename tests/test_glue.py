@@ -147,3 +147,42 @@ def test_without_myst_nb_the_build_prints_nothing(shell, in_build, no_myst_nb):
 def test_bad_input_names_the_argument(shell, name, display, error, match):
     with pytest.raises(error, match=match):
         recsys_lite.glue(name, "value", display=display)
+
+
+def test_a_phrase_is_its_english_and_carries_its_chinese():
+    said = recsys_lite.phrase("beats", "优于")
+    assert said == "beats" and isinstance(said, str) and said.zh == "优于"
+    assert repr(said) == repr("beats") and f"{said} popularity" == "beats popularity"
+    import pickle
+
+    assert pickle.loads(pickle.dumps(said)).zh == "优于"   # survives a trip to another process
+
+
+@pytest.mark.parametrize("display", [True, False])
+def test_a_glued_phrase_stores_the_english_as_text_and_the_chinese_beside_it(shell, in_build, display):
+    """The English build reads "text/plain" as for any string; the Chinese one finds its words under CHINESE_MIME."""
+    from myst_nb import glue as myst_glue
+    from myst_nb.ext.glue import extract_glue_data_cell
+
+    from recsys_lite.book import CHINESE_MIME
+
+    said = recsys_lite.phrase("within noise of", "与…相差在噪声之内")
+    ours, _ = published(recsys_lite.glue, "verdict", said, display=display)
+    assert ours == published(myst_glue, "verdict", said, display=display)[0]
+    cell = nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("display_data", data=data, metadata=meta)
+                                              for data, meta in ours])
+    data = dict(extract_glue_data_cell(cell))["verdict"]["data"]
+    assert data["text/plain"] == repr("within noise of")
+    assert data[CHINESE_MIME] == repr("与…相差在噪声之内")
+
+
+def test_without_myst_nb_a_hidden_phrase_prints_its_english(shell, outside_build, no_myst_nb):
+    assert published(recsys_lite.glue, "verdict", recsys_lite.phrase("beats", "优于"), display=False) == (
+        [], "verdict = beats\n")
+
+
+@pytest.mark.parametrize("en, zh, match", [(3, "三", r"`en` must be a string; got int 3"),
+                                           ("three", None, r"`zh` must be a string; got NoneType None")])
+def test_a_phrase_names_the_argument_that_is_not_a_string(en, zh, match):
+    with pytest.raises(TypeError, match=match):
+        recsys_lite.phrase(en, zh)
