@@ -46,7 +46,7 @@ class Phrase(str):
         return Phrase, (str(self), self.zh)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
-        """What IPython shows (and myst-nb's glue stores): the English as a string's plain text, the Chinese beside it."""
+        """What IPython shows and myst-nb's glue stores: the English as plain text, the Chinese beside it."""
         return {"text/plain": repr(str(self)), CHINESE_MIME: repr(self.zh)}
 
 
