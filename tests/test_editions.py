@@ -38,8 +38,8 @@ def swap_term(entry: str) -> str:
 
 # --- the prose's skeleton ---------------------------------------------------------------------------------
 
-ROLE = re.compile(r"\{([a-z:-]+)\}`([^`]*)`")
-FENCE = re.compile(r"^\s*(:{3,}|`{3,})\{([\w:-]+)\}\s*(.*)$", re.M)
+ROLE = re.compile(r"(?<!`)\{([a-z:-]+)\}`([^`]*)`")  # not a role quoted as inline code: `{glue:text}`
+FENCE = re.compile(r"^[ \t]*(:{3,}|`{3,})\{([\w:-]+)\}[ \t]*(.*)$", re.M)
 OPTION = re.compile(r"^\s*:(?:label|class|name|nonumber|enumerated|hidden|number):.*$", re.M)
 CODE_FENCE = re.compile(r"^\s*```(?!\{)[^\n]*\n.*?^\s*```\s*$", re.M | re.S)  # a code block, not a directive
 TARGET = re.compile(r"^\s*\((\S+)\)=\s*$", re.M)
@@ -49,7 +49,8 @@ HEADING = re.compile(r"^(#{1,6})\s", re.M)
 SUBSTITUTION = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 # Directives whose argument is a key (a label), not a title to translate.
 KEYED_DIRECTIVES = {"solution", "solution-start", "glossary", "bibliography", "tableofcontents", "nb-exec-table"}
-SAME_TARGET_ROLES = {"glue:text", "glue", "eq", "cite", "cite:p", "cite:t", "doc", "download"}
+SAME_ROLES = {"glue:text", "glue", "eq", "cite", "cite:p", "cite:t"}     # the whole role, as it is
+LINK_ROLES = {"doc", "download", "numref", "ref"}                      # the target; the link's words are prose
 
 
 def _target(content: str) -> str:
@@ -69,8 +70,8 @@ def skeleton(text: str, chinese: bool) -> dict:
         "options": [line.strip() for line in OPTION.findall(text)],
         "display math": [(body.strip(), (label or "").strip()) for body, label in DISPLAY_MATH.findall(text)],
         "inline math": sorted(m.strip() for m in INLINE_MATH.findall(ROLE.sub(" ", without_display))),
-        "same-target roles": sorted((kind, content) for kind, content in roles if kind in SAME_TARGET_ROLES),
-        "cross-references": sorted((kind, _target(content)) for kind, content in roles if kind in ("numref", "ref")),
+        "roles": sorted((kind, content) for kind, content in roles if kind in SAME_ROLES),
+        "cross-references": sorted((kind, _target(content)) for kind, content in roles if kind in LINK_ROLES),
         "glossary links": sorted((_target(content) if chinese else swap_term(_target(content)))
                                  for kind, content in roles if kind == "term"),
         "headings": Counter(len(h) for h in HEADING.findall(code_free)),
