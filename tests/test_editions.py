@@ -346,3 +346,13 @@ def test_the_chinese_edition_is_built_and_linked_only_once_every_page_is_transla
     translated = editions.toc_pages(ZH / "_toc.yml")
     assert translated == {str(p.with_suffix("")) for p in PAGES}
     assert editions.chinese_pages() == (translated if english <= translated else set())
+
+
+def test_the_search_dictionary_holds_the_glossary_s_chinese_terms(editions, tmp_path):
+    glossary = tmp_path / "glossary.md"
+    glossary.write_text("# 术语表\n\n```{glossary}\n协同过滤 (Collaborative filtering)\n  定义。\n\n"
+                        "Top-N 推荐 (Top-N recommendation)\n  定义。\n\nJAX\n  定义。\n```\n", encoding="utf-8")
+    assert editions.glossary_terms(glossary) == ["协同过滤"]
+    if (ZH / "book" / "glossary.md").is_file():
+        terms = editions.glossary_terms(ZH / "book" / "glossary.md")
+        assert {"协同过滤", "损失函数", "梯度下降", "卷积核", "循环层"} <= set(terms)
