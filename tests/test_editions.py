@@ -356,3 +356,18 @@ def test_the_search_dictionary_holds_the_glossary_s_chinese_terms(editions, tmp_
     if (ZH / "book" / "glossary.md").is_file():
         terms = editions.glossary_terms(ZH / "book" / "glossary.md")
         assert {"协同过滤", "损失函数", "梯度下降", "卷积核", "循环层"} <= set(terms)
+
+
+def test_the_chinese_execution_table_has_chinese_headings(editions, monkeypatch):
+    from docutils import nodes
+    from myst_nb.ext import execution_tables
+
+    monkeypatch.setattr(execution_tables, "make_stat_table", execution_tables.make_stat_table)  # undone afterwards
+    stats = {"chapters/01_x": {"exec_data": {"mtime": 0.0, "method": "cache", "runtime": 12.5, "succeeded": True}}}
+    english = execution_tables.make_stat_table("book/execution", stats)
+    editions._execution_table_in_chinese(None, type("Config", (), {"language": "zh_CN"})())
+    chinese = execution_tables.make_stat_table("book/execution", stats)
+    headings = [[str(t) for t in table.next_node(nodes.thead).findall(nodes.Text)] for table in (english, chinese)]
+    assert headings[0] == list(editions.EXECUTION_TABLE_HEADINGS)
+    assert headings[1] == list(editions.EXECUTION_TABLE_HEADINGS.values())
+    assert english.next_node(nodes.tbody).astext() == chinese.next_node(nodes.tbody).astext()
