@@ -41,7 +41,6 @@ def swap_term(entry: str) -> str:
 ROLE = re.compile(r"(?<!`)\{([a-z:-]+)\}`([^`]*)`")  # not a role quoted as inline code: `{glue:text}`
 FENCE = re.compile(r"^[ \t]*(:{3,}|`{3,})\{([\w:-]+)\}[ \t]*(.*)$", re.M)
 OPTION = re.compile(r"^\s*:(?:label|class|name|nonumber|enumerated|hidden|number):.*$", re.M)
-CODE_FENCE = re.compile(r"^\s*```(?!\{)[^\n]*\n.*?^\s*```\s*$", re.M | re.S)  # a code block, not a directive
 TARGET = re.compile(r"^\s*\((\S+)\)=\s*$", re.M)
 DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$(\s*\(\S+\))?", re.S)
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)([^$\n]+?)(?<!\\)\$")
@@ -51,6 +50,22 @@ SUBSTITUTION = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 KEYED_DIRECTIVES = {"solution", "solution-start", "glossary", "bibliography", "tableofcontents", "nb-exec-table"}
 SAME_ROLES = {"glue:text", "glue", "eq", "cite", "cite:p", "cite:t"}     # the whole role, as it is
 LINK_ROLES = {"doc", "download", "numref", "ref"}                      # the target; the link's words are prose
+
+
+class _CodeBlocks:
+    """The code blocks (``` fences without a {directive}) of a text, its ``` fences paired in order, so that a
+    directive's closing fence (```{solution-end} then ```) is never read as the opening of a code block."""
+
+    FENCED = re.compile(r"^[ \t]*```(\{[\w:-]+\})?[^\n]*\n.*?^[ \t]*```[ \t]*$", re.M | re.S)
+
+    def findall(self, text: str) -> list[str]:
+        return [m.group(0) for m in self.FENCED.finditer(text) if not m.group(1)]
+
+    def sub(self, replacement: str, text: str) -> str:
+        return self.FENCED.sub(lambda m: m.group(0) if m.group(1) else replacement, text)
+
+
+CODE_FENCE = _CodeBlocks()
 
 
 def _target(content: str) -> str:
