@@ -102,12 +102,26 @@ def prose_words(text: str) -> int:
     return len(re.findall(r"[A-Za-z]{3,}", text))
 
 
+CJK_OR_FULL_WIDTH = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+def broken_lines(text: str) -> list[str]:
+    """Line breaks inside a paragraph between two Chinese characters (or full-width punctuation): a browser shows
+    each as a stray space. A heading's or a directive's line ends its own block, so a break after it is not one."""
+    lines = DISPLAY_MATH.sub(" ", CODE_FENCE.sub(" ", text)).split("\n")
+    return [f"{a[-12:]}⏎{b.strip()[:12]}" for a, b in zip(lines, lines[1:])
+            if a and CJK_OR_FULL_WIDTH.match(a[-1]) and b.strip() and CJK_OR_FULL_WIDTH.match(b.strip()[0])
+            and not a.lstrip().startswith(("#", ":::", "```", "|"))]
+
+
 def assert_same_skeleton(english: str, chinese: str, where: str) -> None:
     ours, theirs = skeleton(english, chinese=False), skeleton(chinese, chinese=True)
     for part in ours:
         assert ours[part] == theirs[part], f"{where}: the {part} differ\nEnglish: {ours[part]}\nChinese: {theirs[part]}"
     if prose_words(english) >= 3:
         assert CJK.search(chinese), f"{where}: the prose is not translated (no Chinese characters)"
+    assert not broken_lines(chinese), f"{where}: a line break between Chinese characters shows as a space: " \
+        f"{broken_lines(chinese)[:3]}"
 
 
 # --- the pages ---------------------------------------------------------------------------------------------
@@ -251,6 +265,7 @@ def test_the_skeleton_catches_what_translation_must_not_change():
         "a glossary link": good.replace("损失函数 (Loss function)", "损失 (Loss function)"),
         "an exercise label": good.replace(":label: ex-ch02-1", ":label: ex-ch02-2"),
         "a heading": good.replace("## 损失\n", ""),
+        "a line break in Chinese prose": good.replace("损失 $J", "损\n失 $J"),
         "the translation": english,
     }
     for what, text in broken.items():
@@ -361,3 +376,28 @@ def test_the_chinese_edition_is_built_and_linked_only_once_every_page_is_transla
     translated = editions.toc_pages(ZH / "_toc.yml")
     assert translated == {str(p.with_suffix("")) for p in PAGES}
     assert editions.chinese_pages() == (translated if english <= translated else set())
+
+
+def test_the_search_dictionary_holds_the_glossary_s_chinese_terms(editions, tmp_path):
+    glossary = tmp_path / "glossary.md"
+    glossary.write_text("# 术语表\n\n```{glossary}\n协同过滤 (Collaborative filtering)\n  定义。\n\n"
+                        "Top-N 推荐 (Top-N recommendation)\n  定义。\n\nJAX\n  定义。\n```\n", encoding="utf-8")
+    assert editions.glossary_terms(glossary) == ["协同过滤"]
+    if (ZH / "book" / "glossary.md").is_file():
+        terms = editions.glossary_terms(ZH / "book" / "glossary.md")
+        assert {"协同过滤", "损失函数", "梯度下降", "卷积核", "循环层"} <= set(terms)
+
+
+def test_the_chinese_execution_table_has_chinese_headings(editions, monkeypatch):
+    from docutils import nodes
+    from myst_nb.ext import execution_tables
+
+    monkeypatch.setattr(execution_tables, "make_stat_table", execution_tables.make_stat_table)  # undone afterwards
+    stats = {"chapters/01_x": {"exec_data": {"mtime": 0.0, "method": "cache", "runtime": 12.5, "succeeded": True}}}
+    english = execution_tables.make_stat_table("book/execution", stats)
+    editions._execution_table_in_chinese(None, type("Config", (), {"language": "zh_CN"})())
+    chinese = execution_tables.make_stat_table("book/execution", stats)
+    headings = [[str(t) for t in table.next_node(nodes.thead).findall(nodes.Text)] for table in (english, chinese)]
+    assert headings[0] == list(editions.EXECUTION_TABLE_HEADINGS)
+    assert headings[1] == list(editions.EXECUTION_TABLE_HEADINGS.values())
+    assert english.next_node(nodes.tbody).astext() == chinese.next_node(nodes.tbody).astext()

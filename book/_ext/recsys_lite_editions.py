@@ -19,7 +19,9 @@ that mirrors the English one file for file, with the same code cells (tests/test
    beside the English (``recsys_lite.book.CHINESE_MIME``); the Chinese build shows that. A glued string
    with Latin words and no Chinese is a warning there (an error with ``-W``), so no English verdict
    lands in a Chinese sentence unnoticed.
-4. **Each page links to its counterpart** in the other edition (a link at the top of the page, and a
+4. **Search in Chinese.** Sphinx splits Chinese text into words with jieba; the glossary's Chinese terms are
+   given to it as its dictionary, so "协同过滤" or "推荐系统" is found as one word, not only as its halves.
+5. **Each page links to its counterpart** in the other edition (a link at the top of the page, and a
    ``<link rel="alternate" hreflang>`` in its head), where the counterpart exists.
 """
 
@@ -179,7 +181,61 @@ def _glue_in_chinese(app, config) -> None:
     myst_glue.extract_glue_data_cell = extract_in_chinese
 
 
-# --- 4. each page links to its counterpart ----------------------------------------------------------------
+# The execution statistics table (myst-nb's ``{nb-exec-table}``) writes its column headings in English.
+EXECUTION_TABLE_HEADINGS = {"Document": "页面", "Modified": "执行时间", "Method": "方式",
+                            "Run Time (s)": "运行时间（秒）", "Status": "状态"}
+
+
+def _execution_table_in_chinese(app, config) -> None:
+    if not is_chinese(config):
+        return
+    from docutils import nodes
+    from myst_nb.ext import execution_tables
+
+    make = execution_tables.make_stat_table
+    if getattr(make, "recsys_lite", False):
+        return
+
+    def make_in_chinese(parent_docname, metadata):
+        table = make(parent_docname, metadata)
+        for heading in table.findall(nodes.thead):
+            for text in list(heading.findall(nodes.Text)):
+                if str(text) in EXECUTION_TABLE_HEADINGS:
+                    text.parent.replace(text, nodes.Text(EXECUTION_TABLE_HEADINGS[str(text)]))
+        return table
+
+    make_in_chinese.recsys_lite = True
+    execution_tables.make_stat_table = make_in_chinese
+
+
+# --- 4. search in Chinese --------------------------------------------------------------------------------
+
+def glossary_terms(glossary: Path) -> list[str]:
+    """The Chinese terms the Chinese glossary defines ("协同过滤 (Collaborative filtering)" -> "协同过滤"); a name that
+    mixes in Latin words ("Top-N 推荐") is left to jieba's own dictionary."""
+    text = glossary.read_text(encoding="utf-8")
+    block = re.search(r"```\{glossary\}\n(.*?)\n```", text, re.S)
+    terms: list[str] = []
+    for line in (block.group(1).splitlines() if block else []):
+        if not line.strip() or line.startswith((" ", "\t")):
+            continue
+        name = re.sub(r"\s*\([^()]*\)\s*$", "", line.strip())
+        if re.fullmatch(r"[\u4e00-\u9fff]{2,}", name) and name not in terms:
+            terms.append(name)
+    return terms
+
+
+def _search_with_the_glossary_terms(app, config) -> None:
+    if not is_chinese(config):
+        return
+    terms = glossary_terms(ZH / "book" / "glossary.md")
+    dictionary = Path(app.outdir).parent / "search-terms.txt"
+    dictionary.parent.mkdir(parents=True, exist_ok=True)
+    dictionary.write_text("".join(f"{term} 100000\n" for term in terms), encoding="utf-8")
+    config.html_search_options = {**(config.html_search_options or {}), "dict": str(dictionary)}
+
+
+# --- 5. each page links to its counterpart ----------------------------------------------------------------
 
 def toc_pages(toc_file: Path) -> set[str]:
     """The docnames a table of contents lists (its root and every file)."""
@@ -240,6 +296,8 @@ def setup(app):
     _cache_ignores_display_metadata()
     app.connect("config-inited", _use_the_english_cache, priority=100)  # before the cache is located
     app.connect("config-inited", _glue_in_chinese)
+    app.connect("config-inited", _search_with_the_glossary_terms)
+    app.connect("config-inited", _execution_table_in_chinese)
     app.connect("html-page-context", _link_the_other_edition)
     app.connect("build-finished", build_the_chinese_edition, priority=900)  # after the fingerprint is saved
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
