@@ -41,6 +41,9 @@ def swap_term(entry: str) -> str:
 ROLE = re.compile(r"(?<!`)\{([a-z:-]+)\}`([^`]*)`")  # not a role quoted as inline code: `{glue:text}`
 FENCE = re.compile(r"^[ \t]*(:{3,}|`{3,})\{([\w:-]+)\}[ \t]*(.*)$", re.M)
 OPTION = re.compile(r"^\s*:(?:label|class|name|nonumber|enumerated|hidden|number):.*$", re.M)
+# A directive with options but no body (```{solution-end}```): set aside first, or its closing fence would open a
+# "code block" running to the next one.
+EMPTY_DIRECTIVE = re.compile(r"^[ \t]*```\{[^}]*\}[^\n]*\n(?:[ \t]*:[^\n]*\n)*[ \t]*```[ \t]*$", re.M)
 CODE_FENCE = re.compile(r"^\s*```(?!\{)[^\n]*\n.*?^\s*```\s*$", re.M | re.S)  # a code block, not a directive
 TARGET = re.compile(r"^\s*\((\S+)\)=\s*$", re.M)
 DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$(\s*\(\S+\))?", re.S)
@@ -60,7 +63,7 @@ def _target(content: str) -> str:
 
 def skeleton(text: str, chinese: bool) -> dict:
     """What translation must leave as it is, from one markdown cell or page."""
-    code_free = CODE_FENCE.sub(" ", text)
+    code_free = CODE_FENCE.sub(" ", EMPTY_DIRECTIVE.sub(" ", text))
     without_display = DISPLAY_MATH.sub(" ", code_free)
     roles = ROLE.findall(text)
     fences = FENCE.findall(text)
@@ -75,16 +78,28 @@ def skeleton(text: str, chinese: bool) -> dict:
         "glossary links": sorted((_target(content) if chinese else swap_term(_target(content)))
                                  for kind, content in roles if kind == "term"),
         "headings": Counter(len(h) for h in HEADING.findall(code_free)),
-        "code blocks": CODE_FENCE.findall(text),
+        "code blocks": CODE_FENCE.findall(EMPTY_DIRECTIVE.sub(" ", text)),
         "substitutions": SUBSTITUTION.findall(text),
     }
 
 
 def prose_words(text: str) -> int:
     """Latin words of running prose: outside math, roles, code and directive lines."""
-    text = DISPLAY_MATH.sub(" ", CODE_FENCE.sub(" ", text))
+    text = DISPLAY_MATH.sub(" ", CODE_FENCE.sub(" ", EMPTY_DIRECTIVE.sub(" ", text)))
     text = re.sub(r"`[^`]*`|\$[^$]*\$|^\s*:.*$|^\s*\(\S+\)=\s*$", " ", ROLE.sub(" ", text), flags=re.S | re.M)
     return len(re.findall(r"[A-Za-z]{3,}", text))
+
+
+CJK_OR_FULL_WIDTH = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+def broken_lines(text: str) -> list[str]:
+    """Line breaks inside a paragraph between two Chinese characters (or full-width punctuation): a browser shows
+    each as a stray space. A heading's or a directive's line ends its own block, so a break after it is not one."""
+    lines = DISPLAY_MATH.sub(" ", CODE_FENCE.sub(" ", EMPTY_DIRECTIVE.sub(" ", text))).split("\n")
+    return [f"{a[-12:]}⏎{b.strip()[:12]}" for a, b in zip(lines, lines[1:])
+            if a and CJK_OR_FULL_WIDTH.match(a[-1]) and b.strip() and CJK_OR_FULL_WIDTH.match(b.strip()[0])
+            and not a.lstrip().startswith(("#", ":::", "```", "|"))]
 
 
 def assert_same_skeleton(english: str, chinese: str, where: str) -> None:
@@ -93,6 +108,8 @@ def assert_same_skeleton(english: str, chinese: str, where: str) -> None:
         assert ours[part] == theirs[part], f"{where}: the {part} differ\nEnglish: {ours[part]}\nChinese: {theirs[part]}"
     if prose_words(english) >= 3:
         assert CJK.search(chinese), f"{where}: the prose is not translated (no Chinese characters)"
+    assert not broken_lines(chinese), f"{where}: a line break between Chinese characters shows as a space: " \
+        f"{broken_lines(chinese)[:3]}"
 
 
 # --- the pages ---------------------------------------------------------------------------------------------
@@ -236,6 +253,7 @@ def test_the_skeleton_catches_what_translation_must_not_change():
         "a glossary link": good.replace("损失函数 (Loss function)", "损失 (Loss function)"),
         "an exercise label": good.replace(":label: ex-ch02-1", ":label: ex-ch02-2"),
         "a heading": good.replace("## 损失\n", ""),
+        "a line break in Chinese prose": good.replace("损失 $J", "损\n失 $J"),
         "the translation": english,
     }
     for what, text in broken.items():
@@ -356,3 +374,18 @@ def test_the_search_dictionary_holds_the_glossary_s_chinese_terms(editions, tmp_
     if (ZH / "book" / "glossary.md").is_file():
         terms = editions.glossary_terms(ZH / "book" / "glossary.md")
         assert {"协同过滤", "损失函数", "梯度下降", "卷积核", "循环层"} <= set(terms)
+
+
+def test_the_chinese_execution_table_has_chinese_headings(editions, monkeypatch):
+    from docutils import nodes
+    from myst_nb.ext import execution_tables
+
+    monkeypatch.setattr(execution_tables, "make_stat_table", execution_tables.make_stat_table)  # undone afterwards
+    stats = {"chapters/01_x": {"exec_data": {"mtime": 0.0, "method": "cache", "runtime": 12.5, "succeeded": True}}}
+    english = execution_tables.make_stat_table("book/execution", stats)
+    editions._execution_table_in_chinese(None, type("Config", (), {"language": "zh_CN"})())
+    chinese = execution_tables.make_stat_table("book/execution", stats)
+    headings = [[str(t) for t in table.next_node(nodes.thead).findall(nodes.Text)] for table in (english, chinese)]
+    assert headings[0] == list(editions.EXECUTION_TABLE_HEADINGS)
+    assert headings[1] == list(editions.EXECUTION_TABLE_HEADINGS.values())
+    assert english.next_node(nodes.tbody).astext() == chinese.next_node(nodes.tbody).astext()

@@ -181,6 +181,33 @@ def _glue_in_chinese(app, config) -> None:
     myst_glue.extract_glue_data_cell = extract_in_chinese
 
 
+# The execution statistics table (myst-nb's ``{nb-exec-table}``) writes its column headings in English.
+EXECUTION_TABLE_HEADINGS = {"Document": "页面", "Modified": "执行时间", "Method": "方式",
+                            "Run Time (s)": "运行时间（秒）", "Status": "状态"}
+
+
+def _execution_table_in_chinese(app, config) -> None:
+    if not is_chinese(config):
+        return
+    from docutils import nodes
+    from myst_nb.ext import execution_tables
+
+    make = execution_tables.make_stat_table
+    if getattr(make, "recsys_lite", False):
+        return
+
+    def make_in_chinese(parent_docname, metadata):
+        table = make(parent_docname, metadata)
+        for heading in table.findall(nodes.thead):
+            for text in list(heading.findall(nodes.Text)):
+                if str(text) in EXECUTION_TABLE_HEADINGS:
+                    text.parent.replace(text, nodes.Text(EXECUTION_TABLE_HEADINGS[str(text)]))
+        return table
+
+    make_in_chinese.recsys_lite = True
+    execution_tables.make_stat_table = make_in_chinese
+
+
 # --- 4. search in Chinese --------------------------------------------------------------------------------
 
 def glossary_terms(glossary: Path) -> list[str]:
@@ -270,6 +297,7 @@ def setup(app):
     app.connect("config-inited", _use_the_english_cache, priority=100)  # before the cache is located
     app.connect("config-inited", _glue_in_chinese)
     app.connect("config-inited", _search_with_the_glossary_terms)
+    app.connect("config-inited", _execution_table_in_chinese)
     app.connect("html-page-context", _link_the_other_edition)
     app.connect("build-finished", build_the_chinese_edition, priority=900)  # after the fingerprint is saved
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
