@@ -16,8 +16,8 @@ JOBS   ?=
 .PHONY: book pdf test bench lab serve clean help
 
 help:
-	@echo "make book   build the website into $(HTML) (sets up .venv first; JOBS=1 executes one notebook at a time)"
-	@echo "make pdf    print the whole book to $(PDF) (builds the single-page site first; needs Debian's chromium)"
+	@echo "make book   build the website into $(HTML), the Chinese edition into $(HTML)/zh (sets up .venv first; JOBS=1 executes one notebook at a time)"
+	@echo "make pdf    print the whole book to $(PDF), and the Chinese edition beside it (needs Debian's chromium, fonts-noto-cjk)"
 	@echo "make test   run every test, including a full book build and the browser test"
 	@echo "make bench  run the benchmarks (speed, compile level, MF race, quality, book timing); see benchmarks/RESULTS.md"
 	@echo "make lab    open the chapters in JupyterLab"
@@ -51,6 +51,7 @@ book: $(STAMP)
 	$(if $(JOBS),RECSYS_LITE_BOOK_JOBS=$(JOBS) )$(VENV)/bin/jupyter-book build . --builder html
 	@echo
 	@echo "The book is built. Open $(CURDIR)/$(HTML)/index.html"
+	@test ! -f $(HTML)/zh/index.html || echo "(the Chinese edition: $(CURDIR)/$(HTML)/zh/index.html)"
 	@echo "or run 'make serve' and visit http://127.0.0.1:$(PORT)"
 
 # The whole book on one HTML page (the same execution cache as `make book`), printed by Chromium.

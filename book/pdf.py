@@ -2,6 +2,7 @@
 
     .venv/bin/jupyter-book build . --builder singlehtml    # every page in one HTML page
     .venv/bin/python book/pdf.py                          # -> _build/pdf/recsys-lite.pdf
+                                                          #    and recsys-lite-zh.pdf (the Chinese edition)
 
 Sphinx's single-page builder puts the whole book (front matter, the ten
 chapters, the reference pages) into one HTML page; it reads the same
@@ -13,6 +14,11 @@ browser) once MathJax has typeset every formula. The site's print style
 cell and shows each explorer at its default frame, the figure a reader sees
 before moving a slider. Exercise solutions stay folded, as on the website: a
 PDF handed to a class does not give the answers away.
+
+The single-page build holds the Chinese edition in ``zh/`` once that edition
+is complete (book/_ext/recsys_lite_editions.py); it is printed the same way,
+to ``recsys-lite-zh.pdf``, with a CJK font the machine must have (Debian's
+``fonts-noto-cjk``; .ci/run installs it).
 
 The script checks what it printed: every formula typeset (none left as TeX,
 none MathJax failed on), a PDF with pages, and no request that left the
@@ -34,6 +40,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 SINGLE_PAGE = ROOT / "_build" / "singlehtml"
 OUTPUT = ROOT / "_build" / "pdf" / "recsys-lite.pdf"
+CHINESE = "zh"  # the Chinese edition's folder inside a build
 PRINTED = "recsys-lite-print.html"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run"]
@@ -74,7 +81,7 @@ def _root_page(folder: Path) -> str:
     Sphinx writes the root document where it lives (book/intro.html) but links its styles, scripts and
     images as if it were at the top (``_static/...``, ``_images/...``), so it is read from there."""
     pages = [p for p in sorted(folder.glob("*/*.html")) + sorted(folder.glob("*.html"))
-             if p.name not in ("index.html", "genindex.html", "search.html", PRINTED)]
+             if p.name not in ("index.html", "genindex.html", "search.html", PRINTED) and p.parent.name != CHINESE]
     if not pages:
         raise SystemExit(f"No single-page build in {folder}: run `jupyter-book build . --builder singlehtml` first "
                          "(or `make pdf`, which does).")
@@ -156,12 +163,37 @@ def _check(pdf: Path, formulas: int) -> Printed:
     return Printed(pdf, len(reader.pages), formulas)
 
 
+def chinese_output(output: Path) -> Path:
+    """Where the Chinese edition's PDF goes: beside the English one, ``-zh`` added to its name."""
+    return output.with_name(f"{output.stem}-zh{output.suffix}")
+
+
+def check_chinese_font() -> None:
+    """Chromium prints Chinese with a font the machine has; without one every character is an empty box."""
+    import subprocess
+
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True) \
+        if shutil.which("fc-list") else None
+    if listed is None or not listed.stdout.strip():
+        raise SystemExit("The Chinese edition's PDF needs a Chinese font, and this machine has none: install Debian's "
+                         "'fonts-noto-cjk' package (apt install fonts-noto-cjk).")
+
+
+def print_both(folder: Path = SINGLE_PAGE, output: Path = OUTPUT) -> list[Printed]:
+    """Print the English edition, and the Chinese one when the build holds it (``<folder>/zh``)."""
+    printed = [print_book(folder, output)]
+    if (folder / CHINESE).is_dir():
+        check_chinese_font()
+        printed.append(print_book(folder / CHINESE, chinese_output(output)))
+    return printed
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", type=Path, default=SINGLE_PAGE, help="the single-page build (singlehtml)")
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="the English PDF; the Chinese one goes beside it")
     args = parser.parse_args(argv)
-    print_book(args.folder, args.output)
+    print_both(args.folder, args.output)
 
 
 if __name__ == "__main__":

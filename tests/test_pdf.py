@@ -44,7 +44,7 @@ def printed(built_book, tmp_path_factory):
     (ROOT / "_build" / "test-build-singlehtml.log").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     output = tmp_path_factory.mktemp("pdf") / "recsys-lite.pdf"
-    return _load_pdf_module().print_book(ROOT / "_build" / "singlehtml", output), result.stdout + result.stderr
+    return _load_pdf_module().print_both(ROOT / "_build" / "singlehtml", output), result.stdout + result.stderr
 
 
 def test_the_single_page_reuses_the_website_s_executions(printed):
@@ -55,7 +55,7 @@ def test_the_single_page_reuses_the_website_s_executions(printed):
 def test_the_pdf_holds_every_chapter_with_its_formulas_typeset(printed):
     from pypdf import PdfReader
 
-    report, _ = printed
+    report = printed[0][0]
     reader = PdfReader(report.path)
     text = " ".join((page.extract_text() or "") for page in reader.pages)
     assert len(reader.pages) == report.pages > 100, len(reader.pages)
@@ -63,6 +63,21 @@ def test_the_pdf_holds_every_chapter_with_its_formulas_typeset(printed):
     for title in ("The recommendation problem", "Loss functions", "Gradient descent", "Neural networks",
                   "Convolution", "A complete recommender", "Glossary"):
         assert title in text, f"{title!r} is not in the PDF"
+
+
+def test_the_chinese_edition_is_printed_too_when_the_site_has_it(printed):
+    from pypdf import PdfReader
+
+    reports, _ = printed
+    if not (ROOT / "_build" / "singlehtml" / "zh").is_dir():
+        assert len(reports) == 1
+        pytest.skip("the Chinese edition is not complete yet, so the build does not hold it (recsys_lite_editions)")
+    english, chinese = reports
+    assert chinese.path.name == "recsys-lite-zh.pdf"
+    text = " ".join((page.extract_text() or "") for page in PdfReader(chinese.path).pages)
+    for title in ("损失函数", "梯度下降", "协同过滤", "术语表"):
+        assert title in text, f"{title!r} is not in the Chinese PDF"
+    assert chinese.formulas == english.formulas, "the two editions typeset different numbers of formulas"
 
 
 def test_the_pdf_check_catches_untypeset_formulas():

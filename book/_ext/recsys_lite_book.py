@@ -13,7 +13,8 @@
 3. Drops repeated inline scripts: sphinx-thebe adds its configuration
    script each time the environment is read, and a second
    ``const THEBE_JS_URL`` is a JavaScript error on every page.
-4. Makes a clean build faster without changing a page (benchmarks/book.py
+4. Builds the Chinese edition too (``recsys_lite_editions``, beside this file).
+5. Makes a clean build faster without changing a page (benchmarks/book.py
    measures each lever; benchmarks/RESULTS.md has the numbers):
 
    - **Two notebooks at a time.** Sphinx reads (and myst-nb executes) the
@@ -107,6 +108,8 @@ def _checkpoint_path(app, config) -> Path:
 
 
 def _refresh_cache(app, config) -> None:
+    if os.environ.get("RECSYS_LITE_EDITION_OF"):  # the Chinese edition, built by the English build that just did this
+        return
     cache, stamp = _stamp_path(app, config)
     app.recsys_lite_fingerprint = _fingerprint()
     if stamp.exists() and stamp.read_text() == app.recsys_lite_fingerprint:
@@ -357,6 +360,7 @@ def setup(app):
     from recsys_lite import config
 
     config.set_book_build()
+    app.setup_extension("recsys_lite_editions")  # the Chinese edition (book/_ext/recsys_lite_editions.py)
     app.connect("config-inited", _refresh_cache)
     app.connect("config-inited", _scope_caches_to_the_build)
     app.connect("config-inited", _parallel_build)
