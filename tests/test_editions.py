@@ -41,6 +41,9 @@ def swap_term(entry: str) -> str:
 ROLE = re.compile(r"(?<!`)\{([a-z:-]+)\}`([^`]*)`")  # not a role quoted as inline code: `{glue:text}`
 FENCE = re.compile(r"^[ \t]*(:{3,}|`{3,})\{([\w:-]+)\}[ \t]*(.*)$", re.M)
 OPTION = re.compile(r"^\s*:(?:label|class|name|nonumber|enumerated|hidden|number):.*$", re.M)
+# A directive with options but no body (```{solution-end}```): set aside first, or its closing fence would open a
+# "code block" running to the next one.
+EMPTY_DIRECTIVE = re.compile(r"^[ \t]*```\{[^}]*\}[^\n]*\n(?:[ \t]*:[^\n]*\n)*[ \t]*```[ \t]*$", re.M)
 CODE_FENCE = re.compile(r"^\s*```(?!\{)[^\n]*\n.*?^\s*```\s*$", re.M | re.S)  # a code block, not a directive
 TARGET = re.compile(r"^\s*\((\S+)\)=\s*$", re.M)
 DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$(\s*\(\S+\))?", re.S)
@@ -60,7 +63,7 @@ def _target(content: str) -> str:
 
 def skeleton(text: str, chinese: bool) -> dict:
     """What translation must leave as it is, from one markdown cell or page."""
-    code_free = CODE_FENCE.sub(" ", text)
+    code_free = CODE_FENCE.sub(" ", EMPTY_DIRECTIVE.sub(" ", text))
     without_display = DISPLAY_MATH.sub(" ", code_free)
     roles = ROLE.findall(text)
     fences = FENCE.findall(text)
@@ -75,14 +78,14 @@ def skeleton(text: str, chinese: bool) -> dict:
         "glossary links": sorted((_target(content) if chinese else swap_term(_target(content)))
                                  for kind, content in roles if kind == "term"),
         "headings": Counter(len(h) for h in HEADING.findall(code_free)),
-        "code blocks": CODE_FENCE.findall(text),
+        "code blocks": CODE_FENCE.findall(EMPTY_DIRECTIVE.sub(" ", text)),
         "substitutions": SUBSTITUTION.findall(text),
     }
 
 
 def prose_words(text: str) -> int:
     """Latin words of running prose: outside math, roles, code and directive lines."""
-    text = DISPLAY_MATH.sub(" ", CODE_FENCE.sub(" ", text))
+    text = DISPLAY_MATH.sub(" ", CODE_FENCE.sub(" ", EMPTY_DIRECTIVE.sub(" ", text)))
     text = re.sub(r"`[^`]*`|\$[^$]*\$|^\s*:.*$|^\s*\(\S+\)=\s*$", " ", ROLE.sub(" ", text), flags=re.S | re.M)
     return len(re.findall(r"[A-Za-z]{3,}", text))
 
@@ -93,7 +96,7 @@ CJK_OR_FULL_WIDTH = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 def broken_lines(text: str) -> list[str]:
     """Line breaks inside a paragraph between two Chinese characters (or full-width punctuation): a browser shows
     each as a stray space. A heading's or a directive's line ends its own block, so a break after it is not one."""
-    lines = DISPLAY_MATH.sub(" ", CODE_FENCE.sub(" ", text)).split("\n")
+    lines = DISPLAY_MATH.sub(" ", CODE_FENCE.sub(" ", EMPTY_DIRECTIVE.sub(" ", text))).split("\n")
     return [f"{a[-12:]}⏎{b.strip()[:12]}" for a, b in zip(lines, lines[1:])
             if a and CJK_OR_FULL_WIDTH.match(a[-1]) and b.strip() and CJK_OR_FULL_WIDTH.match(b.strip()[0])
             and not a.lstrip().startswith(("#", ":::", "```", "|"))]
