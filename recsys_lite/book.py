@@ -50,11 +50,32 @@ class Phrase(str):
         return {"text/plain": repr(str(self)), CHINESE_MIME: repr(self.zh)}
 
 
+LANGUAGE = "RECSYS_LITE_LANGUAGE"
+
+
+def reader_language() -> str:
+    """The language a chapter run in Jupyter prints its glued phrases in: "zh" or "en".
+
+    ``$RECSYS_LITE_LANGUAGE`` when it is set; otherwise "zh" when the notebook being run is the Chinese
+    edition's (Jupyter tells its kernel the notebook's path in ``$JPY_SESSION_NAME``; the Chinese notebooks
+    live under ``zh/``), else "en"."""
+    import os
+    from pathlib import PurePath
+
+    chosen = os.environ.get(LANGUAGE, "").strip().lower()
+    if chosen:
+        if chosen not in ("en", "zh"):
+            raise ValueError(f"${LANGUAGE} must be 'en' or 'zh'; got {chosen!r}")
+        return chosen
+    return "zh" if "zh" in PurePath(os.environ.get("JPY_SESSION_NAME", "")).parts else "en"
+
+
 def phrase(en: str, zh: str) -> Phrase:
     """Words for the prose in English and Chinese: ``glue("verdict", phrase("beats", "优于"))``.
 
     Each edition's page shows its own language through the same glue key; a
-    plain Jupyter kernel prints the English (``verdict = beats``). Glue a name
+    plain Jupyter kernel prints the reader's (``verdict = beats``, or
+    ``verdict = 优于`` when running the Chinese notebook: :func:`reader_language`). Glue a name
     that both editions write alike (a film's title) as ``phrase(title, title)``:
     the Chinese build rejects a glued string with Latin words and no Chinese,
     so nothing English slips into a Chinese sentence unnoticed.
@@ -133,6 +154,9 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     elif display:
         show(value)
     if display or config.book_build():
+        return
+    if isinstance(value, Phrase) and reader_language() == "zh":
+        print(f"{name} = {value.zh}")
         return
     if isinstance(value, str):
         print(f"{name} = {value}")

@@ -186,3 +186,29 @@ def test_without_myst_nb_a_hidden_phrase_prints_its_english(shell, outside_build
 def test_a_phrase_names_the_argument_that_is_not_a_string(en, zh, match):
     with pytest.raises(TypeError, match=match):
         recsys_lite.phrase(en, zh)
+
+
+@pytest.mark.parametrize("session, chosen, printed", [
+    ("recsys-lite/chapters/05_collaborative_filtering.ipynb", None, "verdict = beats\n"),
+    ("recsys-lite/zh/chapters/05_collaborative_filtering.ipynb", None, "verdict = 优于\n"),
+    ("", None, "verdict = beats\n"),
+    ("recsys-lite/chapters/05_collaborative_filtering.ipynb", "zh", "verdict = 优于\n"),
+    ("recsys-lite/zh/chapters/05_collaborative_filtering.ipynb", "en", "verdict = beats\n"),
+])
+def test_in_jupyter_a_phrase_prints_in_the_language_of_the_notebook_being_run(shell, outside_build, no_myst_nb,
+                                                                             monkeypatch, session, chosen, printed):
+    """Jupyter tells the kernel which notebook it runs ($JPY_SESSION_NAME): the Chinese edition's lives in zh/."""
+    monkeypatch.setenv("JPY_SESSION_NAME", session)
+    if chosen is None:
+        monkeypatch.delenv("RECSYS_LITE_LANGUAGE", raising=False)
+    else:
+        monkeypatch.setenv("RECSYS_LITE_LANGUAGE", chosen)
+    assert published(recsys_lite.glue, "verdict", recsys_lite.phrase("beats", "优于"), display=False) == ([], printed)
+
+
+def test_a_language_that_is_neither_is_refused(monkeypatch):
+    from recsys_lite.book import reader_language
+
+    monkeypatch.setenv("RECSYS_LITE_LANGUAGE", "fr")
+    with pytest.raises(ValueError, match=r"RECSYS_LITE_LANGUAGE must be 'en' or 'zh'; got 'fr'"):
+        reader_language()
