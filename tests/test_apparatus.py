@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tomllib
 import types
+from collections import Counter
 
 import pytest
 import yaml
@@ -340,3 +341,33 @@ def test_the_synthetic_box_sets_readable_colours_in_both_theme_modes():
         assert background and not background.startswith("var("), f"{where}: no background colour in {style}"
         ratio = contrast(_rgb(text, over=_rgb(background)), _rgb(background))
         assert ratio >= 4.5, f"{where}: text {text} on {background} has contrast {ratio:.2f} < 4.5"
+
+
+def _glossary_entries() -> list[str]:
+    block = re.search(r"```\{glossary\}\n(.*?)\n```", (ROOT / "book" / "glossary.md").read_text(encoding="utf-8"), re.S)
+    return [line.strip() for line in block.group(1).splitlines() if line.strip() and not line.startswith((" ", "\t"))]
+
+
+def _term_links() -> list[tuple[str, str]]:
+    """(page, glossary entry) for every {term} link of the English pages, the glossary excepted."""
+    pages = [(p, "".join("".join(c["source"]) for c in json.loads(p.read_text(encoding="utf-8"))["cells"]
+                         if c["cell_type"] == "markdown")) for p in sorted((ROOT / "chapters").glob("*.ipynb"))]
+    pages += [(p, p.read_text(encoding="utf-8")) for p in sorted((ROOT / "book").glob("*.md")) if p.stem != "glossary"]
+    links = []
+    for path, text in pages:
+        for content in re.findall(r"(?<!`)\{term\}`([^`]*)`", text):
+            inside = re.search(r"<([^<>]+)>\s*$", content)
+            links.append((path.name, (inside.group(1) if inside else content).strip()))
+    return links
+
+
+def test_every_glossary_entry_is_linked_from_the_page_that_teaches_it_once():
+    """The glossary is reached from the text: every entry is linked from some page, and a chapter links a term at
+    its first use, not again and again. (Sphinx already fails the build on a link to a missing entry.)"""
+    entries, links = _glossary_entries(), _term_links()
+    assert len(entries) == len(set(entries)), "a glossary entry is defined twice"
+    unlinked = sorted(set(entries) - {entry for _, entry in links})
+    assert not unlinked, f"glossary entries no page links to: {unlinked}"
+    repeated = [f"{page}: {entry} ({n} links)" for (page, entry), n in sorted(Counter(links).items())
+                if n > 1 and page.endswith(".ipynb")]
+    assert not repeated, "a chapter links one term more than once:\n" + "\n".join(repeated)

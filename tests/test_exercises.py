@@ -68,8 +68,9 @@ SOLUTION = re.compile(
 SOLUTION_OPENER = re.compile(r"^(?::{3,}|`{3,})\{solution(?:-start|-end)?\}", re.M)
 # the chapters whose every exercise has a worked solution
 CHAPTERS_WITH_SOLUTIONS = ("00_jax_primer.ipynb", "01_the_recommendation_problem.ipynb", "02_loss_functions.ipynb",
-                           "03_gradient_descent.ipynb", "04_neural_networks.ipynb", "06_convolution.ipynb",
-                           "08_a_complete_recommender.ipynb", "10_scaling_out.ipynb")
+                           "03_gradient_descent.ipynb", "04_neural_networks.ipynb",
+                           "05_collaborative_filtering.ipynb", "06_convolution.ipynb", "07_recurrent_layers.ipynb",
+                           "08_a_complete_recommender.ipynb", "09_where_next.ipynb", "10_scaling_out.ipynb")
 
 
 @dataclass(frozen=True)
