@@ -97,8 +97,14 @@ def broken_lines(text: str) -> list[str]:
     """Line breaks inside a paragraph between two Chinese characters (or full-width punctuation): a browser shows
     each as a stray space. A heading's or a directive's line ends its own block, so a break after it is not one."""
     lines = DISPLAY_MATH.sub(" ", CODE_FENCE.sub(" ", EMPTY_DIRECTIVE.sub(" ", text))).split("\n")
+    def last(line):   # the last character the reader sees: emphasis marks are not shown
+        return line.rstrip().rstrip("*_")[-1:]
+
+    def first(line):
+        return line.strip().lstrip("*_")[:1]
+
     return [f"{a[-12:]}⏎{b.strip()[:12]}" for a, b in zip(lines, lines[1:])
-            if a and CJK_OR_FULL_WIDTH.match(a[-1]) and b.strip() and CJK_OR_FULL_WIDTH.match(b.strip()[0])
+            if CJK_OR_FULL_WIDTH.match(last(a) or "a") and CJK_OR_FULL_WIDTH.match(first(b) or "a")
             and not a.lstrip().startswith(("#", ":::", "```", "|"))]
 
 
@@ -254,6 +260,7 @@ def test_the_skeleton_catches_what_translation_must_not_change():
         "an exercise label": good.replace(":label: ex-ch02-1", ":label: ex-ch02-2"),
         "a heading": good.replace("## 损失\n", ""),
         "a line break in Chinese prose": good.replace("损失 $J", "损\n失 $J"),
+        "a line break after emphasis": good.replace("损失 $J", "*损*\n失 $J"),
         "the translation": english,
     }
     for what, text in broken.items():
