@@ -68,9 +68,11 @@ def test_the_build_switches_book_build_mode_on(monkeypatch):
 
     monkeypatch.setenv(config.STATIC_WIDGETS, "0")  # restored after the test
     assert not config.book_build()
-    app = types.SimpleNamespace(connect=lambda *args, **kwargs: None)
+    loaded = []
+    app = types.SimpleNamespace(connect=lambda *args, **kwargs: None, setup_extension=loaded.append)
     ext.setup(app)
     assert config.book_build()
+    assert loaded == ["recsys_lite_editions"], "the Chinese edition's half of the build is not loaded"
 
 
 def test_jobs_reads_the_environment_and_rejects_nonsense(monkeypatch):
