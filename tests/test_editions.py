@@ -373,6 +373,31 @@ def test_the_chinese_edition_is_built_and_linked_only_once_every_page_is_transla
     assert editions.chinese_pages() == (translated if english <= translated else set())
 
 
+def test_the_chinese_build_rereads_every_page_only_when_the_english_build_read_one(editions, tmp_path, monkeypatch):
+    """The English build runs the Chinese one with its own builder, flags and execution cache, into <outdir>/zh;
+    with ``--all`` when it read any page again (its outputs may have changed), without when it read none."""
+    commands = []
+
+    def run(command, env, cwd):
+        commands.append((command, env))
+        (tmp_path / "zh" / "_build" / "singlehtml").mkdir(parents=True, exist_ok=True)
+        return type("Done", (), {"returncode": 0})()
+
+    monkeypatch.setattr(editions.subprocess, "run", run)
+    monkeypatch.setattr(editions, "toc_pages", lambda toc: {"book/intro"})
+    config = type("Config", (), {"language": "en", "nb_execution_cache_path": str(tmp_path / ".jupyter_cache")})()
+    app = type("App", (), {"config": config, "outdir": str(tmp_path / "singlehtml"), "warningiserror": False,
+                           "keep_going": True, "builder": type("Builder", (), {"name": "singlehtml"})()})()
+    for docnames in (["book/intro"], []):
+        editions._note_the_pages_read(app, None, docnames)
+        editions.build_the_chinese_edition(app, None)
+    (first, env), (second, _) = commands
+    assert first[first.index("--builder") + 1] == "singlehtml" and {"-W", "--keep-going"} <= set(first)
+    assert "--all" in first and [a for a in first if a != "--all"] == second
+    assert env[editions.EDITION_OF] == str(tmp_path / ".jupyter_cache")
+    assert (tmp_path / "singlehtml" / "zh").is_dir()
+
+
 def test_the_search_dictionary_holds_the_glossary_s_chinese_terms(editions, tmp_path):
     glossary = tmp_path / "glossary.md"
     glossary.write_text("# 术语表\n\n```{glossary}\n协同过滤 (Collaborative filtering)\n  定义。\n\n"
