@@ -9,8 +9,8 @@ that mirrors the English one file for file, with the same code cells (tests/test
    copies the result into its own output as ``zh/``: ``_build/html/zh/``. The Chinese build uses the
    English build's execution cache (``EDITION_OF``), so a Chinese notebook, whose code cells are the
    English ones, is read back from it instead of being executed again: the second edition costs reading
-   and rendering time, not execution time. It always re-reads every page (``--all``): its own saved
-   environment cannot know that the English outputs it shows have changed.
+   and rendering time, not execution time. It re-reads every page (``--all``) whenever the English build
+   read any page again: its own saved environment cannot know that the English outputs it shows have changed.
 2. **The cache ignores what only the page shows.** jupyter-cache keys a notebook by its code cells,
    metadata included, and merges the cached cells back whole. A figure cell's caption and alt text
    (``metadata.mystnb``) are translated, so they are left out of the key, and the page keeps its own
@@ -21,6 +21,7 @@ that mirrors the English one file for file, with the same code cells (tests/test
    lands in a Chinese sentence unnoticed.
 4. **Search in Chinese.** Sphinx splits Chinese text into words with jieba; the glossary's Chinese terms are
    given to it as its dictionary, so "协同过滤" or "推荐系统" is found as one word, not only as its halves.
+   Its Chinese indexer is made linear in the book's length (it was quadratic: most of the Chinese build's time).
 5. **Each page links to its counterpart** in the other edition (a link at the top of the page, and a
    ``<link rel="alternate" hreflang>`` in its head), where the counterpart exists.
 """
@@ -71,6 +72,12 @@ def _jupyter_book() -> list[str]:
     return [found]
 
 
+def _note_the_pages_read(app, env, docnames) -> None:
+    """Whether this English build read any page again: if it read none, no output the Chinese pages show has changed
+    since the Chinese edition was last built, and that build's saved environment can be used as it is."""
+    app.recsys_lite_pages_read = bool(docnames)
+
+
 def build_the_chinese_edition(app, exception) -> None:
     """After a successful English build, build ``zh/`` with the same builder into ``<outdir>/zh``."""
     if exception is not None or is_chinese(app.config) or app.builder.name not in BUILDERS:
@@ -86,8 +93,9 @@ def build_the_chinese_edition(app, exception) -> None:
 
     outdir = Path(app.outdir)
     project_output = outdir.parent / "zh"          # <build>/zh/_build/<builder> holds the Chinese build
-    command = _jupyter_book() + ["build", str(ZH), "--all", "--builder", app.builder.name,
-                                 "--path-output", str(project_output)]
+    command = _jupyter_book() + ["build", str(ZH), "--builder", app.builder.name, "--path-output", str(project_output)]
+    if getattr(app, "recsys_lite_pages_read", True):
+        command.append("--all")
     if app.warningiserror or app.keep_going:
         command.append("-W")
     if app.keep_going:
@@ -225,9 +233,39 @@ def glossary_terms(glossary: Path) -> list[str]:
     return terms
 
 
+def _chinese_search_in_linear_time():
+    """Sphinx's Chinese search language, with the Latin words it has seen kept in a set.
+
+    ``sphinx.search.zh.SearchChinese`` (Sphinx 7.4) appends every Latin word of every page to a *list*, a class
+    attribute, and :meth:`stem` asks ``word in`` that list for each word it indexes: the time grows with the square
+    of the book's length (about two minutes of the Chinese build, most of it). A set answers the same question
+    in constant time; which words are stemmed, and so the index, is unchanged (tests/test_editions.py compares the two).
+    """
+    from sphinx.search.zh import JIEBA, SearchChinese
+
+    if JIEBA:
+        import jieba
+
+    class SearchChineseInLinearTime(SearchChinese):
+        def init(self, options: dict[str, str]) -> None:
+            super().init(options)
+            self.latin_terms = set()
+
+        def split(self, input: str) -> list[str]:
+            chinese = list(jieba.cut_for_search(input)) if JIEBA else []
+            latin = [term.strip() for term in self.latin1_letters.findall(input)]
+            self.latin_terms.update(latin)
+            return chinese + latin
+
+    return SearchChineseInLinearTime
+
+
 def _search_with_the_glossary_terms(app, config) -> None:
     if not is_chinese(config):
         return
+    from sphinx import search
+
+    search.languages["zh"] = _chinese_search_in_linear_time()
     terms = glossary_terms(ZH / "book" / "glossary.md")
     dictionary = Path(app.outdir).parent / "search-terms.txt"
     dictionary.parent.mkdir(parents=True, exist_ok=True)
@@ -299,5 +337,6 @@ def setup(app):
     app.connect("config-inited", _search_with_the_glossary_terms)
     app.connect("config-inited", _execution_table_in_chinese)
     app.connect("html-page-context", _link_the_other_edition)
+    app.connect("env-before-read-docs", _note_the_pages_read)
     app.connect("build-finished", build_the_chinese_edition, priority=900)  # after the fingerprint is saved
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
