@@ -211,7 +211,8 @@ def _site_pages(book):
 
 @pytest.mark.book
 def test_every_page_shows_the_version_build_date_and_licences(any_book):
-    stamp = re.compile(rf"recsys-lite {re.escape(VERSION)}, built (\d{{4}}-\d{{2}}-\d{{2}})\.")
+    # The English footer, or the Chinese edition's (zh/_config.yml): "recsys-lite V，构建于 DATE。"
+    stamp = re.compile(rf"recsys-lite {re.escape(VERSION)}(?:, built |，构建于 )(\d{{4}}-\d{{2}}-\d{{2}})[.。]")
     pages = _site_pages(any_book)
     assert pages
     for page in pages:
