@@ -13,14 +13,14 @@ PORT   ?= 8000
 # Notebooks executed at a time by `make book` (empty: the build's default, 2 on a machine with 2+ cores).
 JOBS   ?=
 
-.PHONY: book pdf test bench lab serve clean help
+.PHONY: book pdf test bench lab lab-zh serve clean help
 
 help:
 	@echo "make book   build the website into $(HTML), the Chinese edition into $(HTML)/zh (sets up .venv first; JOBS=1 executes one notebook at a time)"
 	@echo "make pdf    print the whole book to $(PDF), and the Chinese edition beside it (needs Debian's chromium, fonts-noto-cjk)"
 	@echo "make test   run every test, including a full book build and the browser test"
 	@echo "make bench  run the benchmarks (speed, compile level, MF race, quality, book timing); see benchmarks/RESULTS.md"
-	@echo "make lab    open the chapters in JupyterLab"
+	@echo "make lab    open the chapters in JupyterLab (make lab-zh: the Chinese edition's, 中文版)"
 	@echo "make serve  serve the built site on http://127.0.0.1:$(PORT)"
 	@echo "make clean  remove build outputs (keeps .venv)"
 
@@ -71,6 +71,10 @@ bench: $(BENCH_STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab chapters/
+
+# The Chinese edition's notebooks: the same code; glued words print in Chinese (recsys_lite.book.reader_language).
+lab-zh: $(STAMP)
+	$(VENV)/bin/jupyter lab zh/chapters/
 
 serve:
 	@test -f $(HTML)/index.html || { echo "No built site: run 'make book' first."; exit 1; }
