@@ -211,7 +211,8 @@ def _site_pages(book):
 
 @pytest.mark.book
 def test_every_page_shows_the_version_build_date_and_licences(any_book):
-    stamp = re.compile(rf"recsys-lite {re.escape(VERSION)}, built (\d{{4}}-\d{{2}}-\d{{2}})\.")
+    # The English footer, or the Chinese edition's (zh/_config.yml): "recsys-lite V，构建于 DATE。"
+    stamp = re.compile(rf"recsys-lite {re.escape(VERSION)}(?:, built |，构建于 )(\d{{4}}-\d{{2}}-\d{{2}})[.。]")
     pages = _site_pages(any_book)
     assert pages
     for page in pages:
@@ -232,18 +233,22 @@ CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 @pytest.mark.book
 def test_each_chapters_download_link_is_its_notebook_and_marked_for_download(any_book):
     """The link points at the chapter's own notebook (valid nbformat, outputs stripped as stored), and the page
-    loads the script that gives it a ``download`` attribute (tests/test_browser.py checks a click saves it)."""
-    script = any_book.html / "_static" / "download-notebook.js"
-    assert script.is_file() and "download" in script.read_text(encoding="utf-8")
-    for notebook in CHAPTERS:
-        page = any_book.html / "chapters" / f"{notebook.stem}.html"
-        text = page.read_text(encoding="utf-8")
-        links = re.findall(r'<a href="([^"]+\.ipynb)"[^>]*class="[^"]*btn-download-source-button', text)
-        assert links == [f"../_sources/chapters/{notebook.name}"], f"{page.name}: download links {links}"
-        downloaded = json.loads((page.parent / links[0]).read_text(encoding="utf-8"))
-        assert downloaded["nbformat"] == 4 and downloaded["cells"] == json.loads(notebook.read_text())["cells"]
-        assert re.search(r'<script src="\.\./_static/download-notebook\.js(?:\?v=[0-9a-f]+)?"', text), (
-            f"{page.name} does not load download-notebook.js")
+    loads the script that gives it a ``download`` attribute (tests/test_browser.py checks a click saves it).
+    In the Chinese edition (zh/, once the build holds it) the link is the Chinese notebook."""
+    editions = [(any_book.html, ROOT)] + [(any_book.html / "zh", ROOT / "zh")] * (any_book.html / "zh").is_dir()
+    for html, source in editions:
+        script = html / "_static" / "download-notebook.js"
+        assert script.is_file() and "download" in script.read_text(encoding="utf-8")
+        for notebook in (source / "chapters" / english.name for english in CHAPTERS):
+            page = html / "chapters" / f"{notebook.stem}.html"
+            name = page.relative_to(any_book.html)
+            text = page.read_text(encoding="utf-8")
+            links = re.findall(r'<a href="([^"]+\.ipynb)"[^>]*class="[^"]*btn-download-source-button', text)
+            assert links == [f"../_sources/chapters/{notebook.name}"], f"{name}: download links {links}"
+            downloaded = json.loads((page.parent / links[0]).read_text(encoding="utf-8"))
+            assert downloaded["nbformat"] == 4 and downloaded["cells"] == json.loads(notebook.read_text())["cells"]
+            assert re.search(r'<script src="\.\./_static/download-notebook\.js(?:\?v=[0-9a-f]+)?"', text), (
+                f"{name} does not load download-notebook.js")
 
 
 # --- the synthetic-data box in light and dark mode ------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -46,6 +47,14 @@ def test_glue_from_another_page_names_a_page_that_exists_and_a_format():
             assert ":" in key, f"{notebook.name}: {reference!r} needs a format after the key, e.g. '::{key}:s'"
 
 
+def _chapter_pages(book, built: bool = True) -> list[Path]:
+    """Each chapter's page in each edition the build holds (the Chinese one, zh/, once it is complete); with
+    ``built=False`` the pages that should exist, whether or not they do."""
+    editions = [book.html] + [book.html / "zh"] * (book.html / "zh" / "index.html").is_file()
+    pages = [edition / "chapters" / f"{notebook.stem}.html" for edition in editions for notebook in CHAPTERS]
+    return [page for page in pages if not built or page.is_file()]
+
+
 @pytest.mark.book
 def test_book_builds_without_warnings(any_book):
     assert any_book.returncode == 0, any_book.log[-6000:]
@@ -65,16 +74,16 @@ def test_no_page_shows_an_error_or_traceback(any_book):
 
 @pytest.mark.book
 def test_every_chapter_is_rendered_with_its_data_source(built_book):
-    """Every page under chapters/ (the unnumbered JAX primer too) shows the data it ran on."""
-    for notebook in CHAPTERS:
-        page = built_book.html / "chapters" / f"{notebook.stem}.html"
+    """Every page under chapters/ (the unnumbered JAX primer too), in both editions, shows the data it ran on."""
+    for page in _chapter_pages(built_book, built=False):
         assert page.is_file(), f"{page} was not built"
+        name = page.relative_to(built_book.html)
         text = page.read_text(encoding="utf-8")
         if built_book.real_data:
-            assert "&lt;MovieLens ml-100k: 943 users, 1,682 items, 100,000 ratings" in text, notebook.name
-            assert "SYNTHETIC" not in text, notebook.name
+            assert "&lt;MovieLens ml-100k: 943 users, 1,682 items, 100,000 ratings" in text, name
+            assert "SYNTHETIC" not in text, name
         else:
-            assert "USING SYNTHETIC DATA, NOT MOVIELENS" in text, notebook.name
+            assert "USING SYNTHETIC DATA, NOT MOVIELENS" in text, name
 
 
 def test_the_jax_primer_is_an_unnumbered_page_before_the_chapters():
@@ -100,13 +109,13 @@ SYNTHETIC_BANNER = "USING SYNTHETIC DATA, NOT MOVIELENS"
 def test_every_chapter_runs_on_the_synthetic_stand_in_without_data_or_network(offline_book):
     """With no data, no network and an empty cache, every chapter executes and says so loudly."""
     assert offline_book.returncode == 0, offline_book.log[-6000:]
-    for notebook in CHAPTERS:
-        page = offline_book.html / "chapters" / f"{notebook.stem}.html"
+    for page in _chapter_pages(offline_book, built=False):
         assert page.is_file(), f"{page} was not built"
+        name = page.relative_to(offline_book.html)
         text = page.read_text(encoding="utf-8")
-        assert SYNTHETIC_BANNER in text, f"{notebook.name} does not announce the synthetic stand-in"
-        assert "RECSYS_LITE_OFFLINE is on, which forbids downloading" in text, f"{notebook.name} does not say why"
-        assert "&lt;MovieLens ml-100k" not in text, f"{notebook.name} claims to show MovieLens"
+        assert SYNTHETIC_BANNER in text, f"{name} does not announce the synthetic stand-in"
+        assert "RECSYS_LITE_OFFLINE is on, which forbids downloading" in text, f"{name} does not say why"
+        assert "&lt;MovieLens ml-100k" not in text, f"{name} claims to show MovieLens"
 
 
 PAGE_BUDGET_BYTES = 4_000_000  # a page with its sliders' frames, as the reader downloads it
@@ -114,7 +123,7 @@ PAGE_BUDGET_BYTES = 4_000_000  # a page with its sliders' frames, as the reader 
 
 @pytest.mark.book
 def test_pages_fit_the_weight_budget(any_book):
-    for page in sorted((any_book.html / "chapters").glob("*.html")):
+    for page in _chapter_pages(any_book):
         text = page.read_text(encoding="utf-8")
         images = set(re.findall(r'src="(\.\./_images/[^"]+)"', text))
         weight = len(text.encode()) + sum((page.parent / src).stat().st_size for src in images)
