@@ -204,8 +204,10 @@ def test_the_extension_fills_the_footers_version_and_date(monkeypatch):
 
 
 def _site_pages(book):
-    """Every page of the site: not the theme's files under _static, not index.html's redirect to the intro."""
-    pages = (p for p in book.html.rglob("*.html") if not p.relative_to(book.html).parts[0].startswith("_"))
+    """Every page of the site, in both editions: not the theme's files under _static (zh/_static), not index.html's
+    redirect to the intro."""
+    pages = (p for p in book.html.rglob("*.html")
+             if not any(part.startswith("_") for part in p.relative_to(book.html).parts))
     return sorted(p for p in pages if not p.read_text(encoding="utf-8").startswith('<meta http-equiv="Refresh"'))
 
 

@@ -14,6 +14,7 @@
    script each time the environment is read, and a second
    ``const THEBE_JS_URL`` is a JavaScript error on every page.
 4. Builds the Chinese edition too (``recsys_lite_editions``, beside this file).
+   Starts one kernel at a time across the worker processes (jupyter_client's port race).
 5. Makes a clean build faster without changing a page (benchmarks/book.py
    measures each lever; benchmarks/RESULTS.md has the numbers):
 
@@ -221,6 +222,60 @@ def _kernels_yield_too() -> None:
     local_provisioner.launch_kernel = launch_yielding
 
 
+def _kernels_start_one_at_a_time(lock_file: Path) -> None:
+    """Start one kernel at a time across this build's worker processes.
+
+    jupyter_client picks a kernel's five ports by binding port 0 and letting go, and the kernel binds them
+    again a moment later; a kernel starting in the other worker in that moment can be handed the same port,
+    and then one kernel dies with "Address already in use" and its page fails after a minute's wait
+    (jupyter_client issue #487; it failed a clean build here when chapters 5 and 8 started together). An
+    exclusive ``flock`` on a file in the build folder is held from choosing the ports until the kernel
+    answers (its ports are bound); the other worker's kernel waits those few seconds. The OS drops the lock
+    if a worker dies."""
+    import fcntl
+
+    from nbclient import NotebookClient
+
+    _KERNEL_LOCK[0] = lock_file
+    start_kernel, start_client = NotebookClient.async_start_new_kernel, NotebookClient.async_start_new_kernel_client
+    if getattr(start_kernel, "recsys_lite", False):
+        return
+
+    def release(client) -> None:
+        held = client.__dict__.pop("_recsys_lite_kernel_lock", None)
+        if held is not None:
+            held.close()          # closing the file drops the flock
+
+    async def start_kernel_alone(self, **kwargs):
+        held = open(_KERNEL_LOCK[0], "w")  # noqa: SIM115 (held across two methods, closed by release)
+        fcntl.flock(held, fcntl.LOCK_EX)
+        self._recsys_lite_kernel_lock = held
+        try:
+            await start_kernel(self, **kwargs)
+        except BaseException:
+            release(self)
+            raise
+        if self.kc is not None:   # a client already there is not started again: nothing will let go
+            release(self)
+
+    async def start_client_then_let_go(self):
+        try:
+            return await start_client(self)
+        finally:
+            release(self)
+
+    start_kernel_alone.recsys_lite = True
+    NotebookClient.async_start_new_kernel = start_kernel_alone
+    NotebookClient.async_start_new_kernel_client = start_client_then_let_go
+
+
+_KERNEL_LOCK: list[Path | None] = [None]
+
+
+def _one_kernel_start_at_a_time(app, config) -> None:
+    _kernels_start_one_at_a_time(_stamp_path(app, config)[0].parent / ".kernel-start.lock")
+
+
 def _with_cause(task_func, yield_to_longest: bool = False):
     """Sphinx reports a worker's failure by its last exception's first line ("ExecutionError: <notebook>") and
     drops the worker's log, which held the failing cell; keep the whole chain in the message instead. With
@@ -364,6 +419,7 @@ def setup(app):
     app.connect("config-inited", _refresh_cache)
     app.connect("config-inited", _scope_caches_to_the_build)
     app.connect("config-inited", _parallel_build)
+    app.connect("config-inited", _one_kernel_start_at_a_time)
     app.connect("builder-inited", _single_page_knows_the_html_nodes)
     app.connect("config-inited", _stamp_the_footer)
     app.connect("env-before-read-docs", _longest_first)
