@@ -176,48 +176,55 @@ def test_a_kernel_started_by_a_yielding_page_gets_the_lower_priority_in_its_own_
     assert Path("/proc/self/autogroup").read_text() != group, "the kernel runs in a session of its own"
 
 
-def test_kernels_start_one_at_a_time_across_worker_processes(tmp_path, monkeypatch):
-    """Two workers starting a kernel at once: the second chooses its ports only once the first kernel answers
-    (jupyter_client's port race, issue #487). Stand-ins for nbclient's two start-up steps log when each runs."""
-    import asyncio
-    import multiprocessing
-    import os
+KERNEL_START_WORKER = """
+import asyncio, importlib.util, os, sys, time
+from pathlib import Path
+from nbclient import NotebookClient
+
+extension, log, lock, start_at = sys.argv[1:5]
+spec = importlib.util.spec_from_file_location("recsys_lite_book", extension)
+ext = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ext)
+
+def record(step):
+    with open(log, "a") as handle:
+        handle.write(f"{step} {os.getpid()}\\n")
+
+async def choose_ports_and_launch(self, **kwargs):   # stand-ins for nbclient's two start-up steps
+    record("ports")
+    await asyncio.sleep(0.3)
+
+async def wait_until_it_answers(self):
+    await asyncio.sleep(0.3)
+    record("ready")
+
+NotebookClient.async_start_new_kernel = choose_ports_and_launch
+NotebookClient.async_start_new_kernel_client = wait_until_it_answers
+ext._kernels_start_one_at_a_time(Path(lock))
+client = type("Client", (), {"kc": None})()
+time.sleep(max(0.0, float(start_at) - time.time()))   # both workers start together
+asyncio.run(NotebookClient.async_start_new_kernel(client))
+asyncio.run(NotebookClient.async_start_new_kernel_client(client))
+"""
+
+
+def test_kernels_start_one_at_a_time_across_worker_processes(tmp_path):
+    """Two workers starting a kernel at the same moment: the second chooses its ports only once the first kernel
+    answers (jupyter_client's port race, issue #487). Each worker is a process that replaces nbclient's two
+    start-up steps by stand-ins logging when they run, then starts a kernel with the extension's lock."""
+    import subprocess
+    import sys
     import time
 
-    from nbclient import NotebookClient
-
-    log = tmp_path / "starts.log"
-
-    async def choose_ports_and_launch(self, **kwargs):
-        _record_start(log, f"ports {os.getpid()}")
-        await asyncio.sleep(0.3)
-
-    async def wait_until_it_answers(self):
-        await asyncio.sleep(0.3)
-        _record_start(log, f"ready {os.getpid()}")
-
-    monkeypatch.setattr(NotebookClient, "async_start_new_kernel", choose_ports_and_launch)
-    monkeypatch.setattr(NotebookClient, "async_start_new_kernel_client", wait_until_it_answers)
-    ext._kernels_start_one_at_a_time(tmp_path / ".kernel-start.lock")
-    together = multiprocessing.get_context("fork").Barrier(2)
-
-    def worker():
-        client = types.SimpleNamespace(kc=None)
-        together.wait()
-        asyncio.run(NotebookClient.async_start_new_kernel(client))
-        asyncio.run(NotebookClient.async_start_new_kernel_client(client))
-
-    workers = [multiprocessing.get_context("fork").Process(target=worker) for _ in range(2)]
-    started = time.monotonic()
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(30)
-    assert [process.exitcode for process in workers] == [0, 0]
+    log, script = tmp_path / "starts.log", tmp_path / "worker.py"
+    script.write_text(KERNEL_START_WORKER)
+    start_at = time.time() + 3
+    workers = [subprocess.Popen([sys.executable, str(script), str(ROOT / "book" / "_ext" / "recsys_lite_book.py"),
+                                 str(log), str(tmp_path / ".kernel-start.lock"), str(start_at)]) for _ in range(2)]
+    assert [worker.wait(timeout=60) for worker in workers] == [0, 0]
     steps = [line.split() for line in log.read_text().splitlines()]
     assert [step for step, _ in steps] == ["ports", "ready", "ports", "ready"], steps
     assert steps[0][1] == steps[1][1] and steps[2][1] == steps[3][1], steps
-    assert time.monotonic() - started >= 1.2   # 4 × 0.3 s: one after the other
 
 
 def _record_start(log, name):
