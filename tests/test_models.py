@@ -238,13 +238,15 @@ def test_losses_are_finite_and_differentiable_for_every_model():
         assert all(np.isfinite(np.asarray(g)).all() for g in jax.tree_util.tree_leaves(grads))
 
 
-def test_neumf_scores_agree_with_pairwise_logits():
-    model = models.NeuMF.init(jax.random.key(3), 5, 9, gmf_dim=4, mlp_dim=3, hidden=(6, 2))
+@pytest.mark.parametrize("hidden", [(6, 2), (4,)])
+def test_neumf_scores_agree_with_pairwise_logits(hidden):
+    """scores splits the tower's first layer (user half + item half); score multiplies the concatenation."""
+    model = models.NeuMF.init(jax.random.key(3), 5, 9, gmf_dim=4, mlp_dim=3, hidden=hidden)
     users = np.array([0, 3, 4])
     all_scores = np.asarray(model.scores({"user": users}))
     assert all_scores.shape == (3, 9)
     pairwise = np.asarray(model.score({"user": np.repeat(users, 9), "item": np.tile(np.arange(9), 3)})).reshape(3, 9)
-    assert np.allclose(all_scores, pairwise, atol=1e-5)
+    assert np.abs(all_scores - pairwise).max() <= 1e-6 * np.abs(pairwise).max()
 
 
 def test_content_model_shapes_and_clipping():
