@@ -45,6 +45,7 @@ def budget(chapter: str) -> int:
 def build(output: Path, jobs: int) -> dict[str, float]:
     """Build the book into ``output`` with ``jobs`` worker processes; the wall time of each phase, in seconds."""
     env = dict(os.environ, RECSYS_LITE_BOOK_JOBS=str(jobs))
+    env.pop("RECSYS_LITE_JAX_CACHE", None)  # a clean build: its own compilation cache, starting empty
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--path-output", str(output)]
     start = time.perf_counter()
     timed = []

@@ -54,6 +54,11 @@ class BuiltBook:
         self.returncode, self.log, self.html, self.real_data = returncode, log, html, real_data
 
 
+# The two builds' JAX compilation cache: most programs are the same on MovieLens and on the synthetic stand-in
+# (same shape), so the second build reads them back instead of compiling them (book/_ext/recsys_lite_book.py).
+SHARED_JAX_CACHE = ROOT / "_build" / ".jax_cache_shared"
+
+
 def _build_book(env: dict, out: Path | None, log_name: str, real_data: bool) -> BuiltBook:
     """Build the whole book, warnings as errors, into ``out`` (default ``_build/``).
 
@@ -68,6 +73,7 @@ def _build_book(env: dict, out: Path | None, log_name: str, real_data: bool) -> 
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--all", "-W", "--keep-going"]
     if out is not None:
         cmd += ["--path-output", str(out)]
+    env = dict(env, RECSYS_LITE_JAX_CACHE=str(SHARED_JAX_CACHE), JAX_COMPILATION_CACHE_MAX_SIZE=str(2**30))
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     log = result.stdout + result.stderr
     (ROOT / "_build").mkdir(exist_ok=True)

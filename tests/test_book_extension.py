@@ -130,6 +130,24 @@ def test_the_compilation_cache_and_saved_models_live_in_the_build_folder(tmp_pat
     assert not stale.exists(), "a changed library or data source starts the compilation cache cold"
 
 
+def test_a_compilation_cache_shared_by_several_builds_is_used_and_never_cleared(tmp_path, monkeypatch):
+    for name in ("RECSYS_LITE_CHECKPOINTS", "JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                 "XLA_FLAGS"):
+        monkeypatch.delenv(name, raising=False)  # restored after the test
+    shared = tmp_path / "shared-jax-cache"
+    monkeypatch.setenv(ext.SHARED_JAX_CACHE, str(shared))
+    app, config = _app(tmp_path / "book")
+    ext._scope_caches_to_the_build(app, config)
+    assert ext.os.environ["JAX_COMPILATION_CACHE_DIR"] == str(shared)
+    shared.mkdir()
+    (shared / "entry").write_text("compiled by the other build")
+    saved = tmp_path / "book" / "_build" / ".checkpoints"
+    saved.mkdir(parents=True)
+    ext._refresh_cache(app, config)  # no fingerprint yet
+    assert (shared / "entry").exists(), "another build's programs stay"
+    assert not saved.exists(), "this build's saved models are still its own, cleared with its execution cache"
+
+
 def test_a_failing_page_in_a_worker_reports_its_whole_error_chain():
     def execute_notebook():
         try:

@@ -39,7 +39,11 @@
      instead of compiled again. Every program is stored, however quickly it
      compiled, and XLA's backend runs at optimisation level 1 (it compiles
      faster; ``BUILD_XLA_FLAGS``). Entries are keyed by the program's text and
-     XLA's options, so a hit is the same machine code. The models chapter 8
+     XLA's options, so a hit is the same machine code. ``RECSYS_LITE_JAX_CACHE``
+     names a cache shared by several builds instead, which no build clears:
+     the test suite's two builds share one, since most programs are the same
+     on MovieLens and on its synthetic stand-in of the same shape (a program
+     that reads the data holds it, and so differs). The models chapter 8
      saves for chapter 9 (``RECSYS_LITE_CHECKPOINTS``) live there too, so a
      clean build trains them; chapter 9 starts last, when chapter 8 (started
      first) has normally finished.
@@ -100,8 +104,15 @@ def _stamp_path(app, config) -> tuple[Path, Path]:
     return cache, cache.parent / ".recsys_lite_fingerprint"
 
 
+# A JAX compilation cache shared by several builds, named by whoever runs them (the test suite's two builds,
+# MovieLens and its synthetic stand-in of the same shape, compile many identical programs). The build neither
+# clears it nor owns it; unset, each build has its own, cleared with its execution cache.
+SHARED_JAX_CACHE = "RECSYS_LITE_JAX_CACHE"
+
+
 def _jax_cache_path(app, config) -> Path:
-    return _stamp_path(app, config)[0].parent / ".jax_cache"
+    shared = os.environ.get(SHARED_JAX_CACHE, "")
+    return Path(shared) if shared else _stamp_path(app, config)[0].parent / ".jax_cache"
 
 
 def _checkpoint_path(app, config) -> Path:
@@ -119,7 +130,8 @@ def _refresh_cache(app, config) -> None:
     if cache.exists():
         shutil.rmtree(cache)
         print("recsys_lite_book: library code or data source changed; cleared the execution cache")
-    for folder in (_jax_cache_path(app, config), _checkpoint_path(app, config)):
+    own = [_checkpoint_path(app, config)] + ([] if os.environ.get(SHARED_JAX_CACHE) else [_jax_cache_path(app, config)])
+    for folder in own:  # a shared compilation cache is not cleared: its entries are keyed by the program's text
         if folder.exists():
             shutil.rmtree(folder)
 
