@@ -16,6 +16,7 @@ Submodules are imported on use (``from recsys_lite import data``), so that
 """
 from recsys_lite.book import glue as glue  # the chapters' glue, with or without myst-nb (recsys_lite/book.py)
 from recsys_lite.book import phrase as phrase  # glued words in both editions' languages
+from recsys_lite.book import verdict_word as verdict_word  # "above" / "within noise of" / "below", both languages
 
 
 def _version() -> str:

@@ -15,11 +15,12 @@ which carries both, and each edition's build shows its own (book/_ext).
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from . import config
 
-__all__ = ["glue", "phrase", "Phrase", "CHINESE_MIME"]
+__all__ = ["glue", "phrase", "verdict_word", "Phrase", "CHINESE_MIME"]
 
 # The display-bundle key under which a glued Phrase carries its Chinese text (beside "text/plain", the English).
 CHINESE_MIME = "text/x.recsys-lite.zh"
@@ -92,6 +93,30 @@ def phrase(en: str, zh: str) -> Phrase:
     check_str("en", en)
     check_str("zh", zh)
     return Phrase(en, zh)
+
+
+def verdict_word(direction) -> Phrase:
+    """Where one value stands against another, in both languages: +1 "above" (高于), 0 "within noise of"
+    (在噪声范围内持平于), −1 "below" (低于).
+
+    ``direction`` is a paired comparison's verdict: :meth:`recsys_lite.metrics.Difference.direction`, or the
+    ``verdict`` column of :func:`recsys_lite.metrics.compare`. The words read in place of a comparative in
+    the prose ("the hybrid is {glue:text}`hyb_vs_bar` EASE"), so every chapter says it the same way;
+    ``verdict_word(d).zh`` is the Chinese alone, for a sentence built in each language.
+
+    Raises:
+        TypeError: ``direction`` not a number.
+        ValueError: a number other than −1, 0 or +1.
+    """
+    if isinstance(direction, bool) or not isinstance(direction, numbers.Real):
+        raise TypeError(f"`direction` must be the number -1, 0 or +1 (a comparison's verdict); got {direction!r}.")
+    if direction not in (-1, 0, 1):
+        raise ValueError(f"`direction` must be -1, 0 or +1 (a comparison's verdict); got {direction!r}.")
+    return _VERDICT_WORDS[int(direction)]
+
+
+_VERDICT_WORDS = {1: Phrase("above", "高于"), 0: Phrase("within noise of", "在噪声范围内持平于"),
+                  -1: Phrase("below", "低于")}
 
 
 def glue(name: str, value: Any, display: bool = True) -> None:

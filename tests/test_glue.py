@@ -15,6 +15,7 @@ import sys
 import matplotlib
 import matplotlib.pyplot as plt
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -212,3 +213,20 @@ def test_a_language_that_is_neither_is_refused(monkeypatch):
     monkeypatch.setenv("RECSYS_LITE_LANGUAGE", "fr")
     with pytest.raises(ValueError, match=r"RECSYS_LITE_LANGUAGE must be 'en' or 'zh'; got 'fr'"):
         reader_language()
+
+
+def test_verdict_words_say_where_a_value_stands_in_both_languages():
+    from recsys_lite import metrics
+
+    said = {d: recsys_lite.verdict_word(d) for d in (1, 0, -1)}
+    assert [(str(w), w.zh) for w in said.values()] == [("above", "高于"), ("within noise of", "在噪声范围内持平于"),
+                                                       ("below", "低于")]
+    assert recsys_lite.verdict_word(np.int64(-1)) is said[-1] and recsys_lite.verdict_word(1.0) is said[1]
+    for estimate, direction in ((1.0, 1), (0.1, 0), (-1.0, -1)):  # s.e. 0.1: beyond 2 s.e. or not
+        word = metrics.Difference(estimate, 0.1).verdict()
+        assert word is said[direction] and word.zh == said[direction].zh
+    with pytest.raises(ValueError, match=r"`direction` must be -1, 0 or \+1.*got 2"):
+        recsys_lite.verdict_word(2)
+    for bad in ("above", None, True):
+        with pytest.raises(TypeError, match="`direction` must be the number"):
+            recsys_lite.verdict_word(bad)
