@@ -111,7 +111,8 @@ def test_every_chapter_has_an_expected_time():
 
 
 def test_the_compilation_cache_and_saved_models_live_in_the_build_folder(tmp_path, monkeypatch):
-    for name in ("RECSYS_LITE_CHECKPOINTS", "JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
+    for name in ("RECSYS_LITE_CHECKPOINTS", "JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                 ext.SHARED_JAX_CACHE):
         monkeypatch.delenv(name, raising=False)  # restored after the test
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
     app, config = _app(tmp_path)

@@ -94,6 +94,18 @@ def _open(browser, url: str):
     return context, page, blocked, errors
 
 
+def _screenshot(page, path: Path) -> None:
+    """The page's first screen, for a person to look at. Headless Chromium now and then answers "Unable to capture
+    screenshot" (a known Chromium flake, not a fault of the page): one more try, and a second failure fails."""
+    from playwright.sync_api import Error
+
+    try:
+        page.screenshot(path=str(path), full_page=False)
+    except Error:
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(path), full_page=False)
+
+
 def _label_string(page, explorer) -> str:
     return explorer.evaluate(
         "(el) => Array.from(el.querySelectorAll('output[data-param-label]'))"
@@ -140,7 +152,7 @@ def test_every_page_works_offline(site, browser):
                     assert len(seen) > 1 or top == 0, f"{path}: slider {name} never changed the figure"
                     assert slider.input_value() == str(top)
 
-            page.screenshot(path=str(SCREENSHOTS / (path.replace("/", "__").replace(".html", ".png"))), full_page=False)
+            _screenshot(page, SCREENSHOTS / (path.replace("/", "__").replace(".html", ".png")))
             assert not blocked, f"{path} tried to reach other hosts: {blocked[:5]}"
             assert not errors, f"{path} raised JavaScript errors: {errors[:3]}"
         finally:

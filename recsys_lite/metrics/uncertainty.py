@@ -34,7 +34,6 @@ from recsys_lite._checks import (
     check_size,
     check_str,
 )
-from recsys_lite.book import verdict_word
 
 __all__ = ["Difference", "bootstrap_difference", "bootstrap_se", "bootstrap_interval"]
 
@@ -59,14 +58,14 @@ class Difference(NamedTuple):
         check_positive("z", z)
         return float(self.estimate - z * self.se), float(self.estimate + z * self.se)
 
-    def verdict(self, above: str = verdict_word(1), same: str = verdict_word(0), below: str = verdict_word(-1), *,
+    def verdict(self, above: str = "above", same: str = "within noise of", below: str = "below", *,
                 z: float = 2.0) -> str:
         """The words for :meth:`direction`: ``above`` for +1, ``same`` for 0, ``below`` for −1.
 
-        By default the book's words in both languages (:func:`recsys_lite.book.verdict_word`: "above",
-        "within noise of", "below"). For a sentence computed, not typed: ``f"MF is {d.verdict('better than',
-        'level with', 'worse than')} popularity"``. Raises ``TypeError`` for words that are not strings or a
-        ``z`` that is not a number, ``ValueError`` for ``z`` ≤ 0.
+        For a sentence computed, not typed: ``f"MF is {d.verdict('better than', 'level with', 'worse than')}
+        popularity"``. Raises ``TypeError`` for words that are not strings or a ``z`` that is not a
+        number, ``ValueError`` for ``z`` ≤ 0. The book's chapters glue ``recsys_lite.verdict_word(d.direction())``,
+        the same default words in both languages.
         """
         for name, word in (("above", above), ("same", same), ("below", below)):
             check_str(name, word)
