@@ -56,7 +56,10 @@ class BuiltBook:
 
 # The two builds' JAX compilation cache: most programs are the same on MovieLens and on the synthetic stand-in
 # (same shape), so the second build reads them back instead of compiling them (book/_ext/recsys_lite_book.py).
+# A test session's first build empties it, so it holds one session's programs (JAX's own size limit would need
+# the filelock package).
 SHARED_JAX_CACHE = ROOT / "_build" / ".jax_cache_shared"
+_shared_cache_emptied = []
 
 
 def _build_book(env: dict, out: Path | None, log_name: str, real_data: bool) -> BuiltBook:
@@ -73,7 +76,12 @@ def _build_book(env: dict, out: Path | None, log_name: str, real_data: bool) -> 
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--all", "-W", "--keep-going"]
     if out is not None:
         cmd += ["--path-output", str(out)]
-    env = dict(env, RECSYS_LITE_JAX_CACHE=str(SHARED_JAX_CACHE), JAX_COMPILATION_CACHE_MAX_SIZE=str(2**30))
+    if not _shared_cache_emptied:
+        import shutil
+
+        shutil.rmtree(SHARED_JAX_CACHE, ignore_errors=True)
+        _shared_cache_emptied.append(True)
+    env = dict(env, RECSYS_LITE_JAX_CACHE=str(SHARED_JAX_CACHE))
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     log = result.stdout + result.stderr
     (ROOT / "_build").mkdir(exist_ok=True)

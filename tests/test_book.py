@@ -73,6 +73,26 @@ def test_no_page_shows_an_error_or_traceback(any_book):
 
 
 @pytest.mark.book
+def test_no_chapter_shows_a_warning_other_than_the_synthetic_data_notice(any_book):
+    """A warning a chapter prints (stderr) stays on its page for every reader: a library's complaint about its
+    cache, a deprecation, a numerical warning. The only one a page may show is the loader's notice that it runs on
+    the synthetic stand-in (the offline build)."""
+    executed = sorted((any_book.html.parent / "jupyter_execute" / "chapters").glob("*.ipynb"))
+    assert executed, "the build kept no executed notebooks"
+    problems = []
+    for path in executed:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            for output in cell.get("outputs", []):
+                if output.get("name") != "stderr":
+                    continue
+                text = "".join(output["text"])
+                kinds = set(re.findall(r"\b(\w*(?:Warning|Error))\b", text))
+                if any_book.real_data or kinds != {"SyntheticDataWarning"}:
+                    problems.append(f"{path.name} cell {cell.get('id')}: {text.strip()[:300]}")
+    assert not problems, "\n".join(problems[:10])
+
+
+@pytest.mark.book
 def test_every_chapter_is_rendered_with_its_data_source(built_book):
     """Every page under chapters/ (the unnumbered JAX primer too), in both editions, shows the data it ran on."""
     for page in _chapter_pages(built_book, built=False):
