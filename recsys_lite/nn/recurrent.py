@@ -116,13 +116,17 @@ class _Cell:
         _check_width(self, x)
         return x @ self.U + self.b
 
-    def loop_weights(self) -> tuple:
-        """What :meth:`loop_step` needs of the weights, prepared once before a loop (nothing by default)."""
-        return ()
+    def scan(self, state, xs, real):
+        """Run the cell along time-major ``xs`` (L, ..., C), ``real`` (L, ..., 1) True on real steps:
+        ``(final state, outputs (L, ..., H))``, the state carried over and the output zero on padded
+        steps. One ``lax.scan`` in which each step computes its own x_t U + b, differentiated by JAX
+        (the GRU overrides this, see :class:`Recurrent`)."""
+        def step(state, inputs):
+            x_t, real_t = inputs
+            new = self.step(state, x_t @ self.U + self.b)
+            return _masked(real_t, new, state), jnp.where(real_t, _output(new), 0.0)
 
-    def loop_step(self, state, x, weights):
-        """:meth:`step` from the raw input x_t, given :meth:`loop_weights` (the GRU overrides both)."""
-        return self.step(state, x @ self.U + self.b)
+        return jax.lax.scan(step, state, (xs, real))
 
     def __call__(self, state, x):
         """One step from the raw input x_t; raises ``TypeError``/``ValueError`` for a state or input of the
@@ -178,36 +182,95 @@ class GRUCell(_Cell):
     def step(self, h, xu) -> jax.Array:
         """One step from the projected input ``xu = project(x_t)``."""
         H = self.hidden_size
-        return _gru_step(h, xu[..., :H], xu[..., H:2 * H], xu[..., 2 * H:], self.W[:, :2 * H], self.W[:, 2 * H:])
+        return _gru_step(h, xu[..., :2 * H], xu[..., 2 * H:], self.W[:, :2 * H], self.W[:, 2 * H:])[0]
 
-    def loop_weights(self) -> tuple[jax.Array, ...]:
-        """The blocks (U_z, U_r, U_n, b_z, b_r, b_n, [W_z W_r], W_n), cut once before a loop."""
-        H = self.hidden_size
-        blocks = slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H)
-        return (*(self.U[:, k] for k in blocks), *(self.b[k] for k in blocks), self.W[:, :2 * H], self.W[:, 2 * H:])
-
-    def loop_step(self, h, x, weights) -> jax.Array:
-        """One step from the raw input x_t, with :meth:`loop_weights`: each gate's x_t U_g + b_g is a
-        product of its own (as Flax's GRUCell computes them), so the gradient of the loop sums each
-        block separately instead of cutting and padding a (·, 3H) array at every step; h_{t−1} [W_z W_r]
-        is one (H, 2H) product (see :func:`_gru_step`)."""
-        U_z, U_r, U_n, b_z, b_r, b_n, W_zr, W_n = weights
-        return _gru_step(h, x @ U_z + b_z, x @ U_r + b_r, x @ U_n + b_n, W_zr, W_n)
+    def scan(self, h, xs, real):
+        """:meth:`_Cell.scan` for the GRU, with its backward pass written out (:func:`_gru_scan`)."""
+        return _gru_scan(self.U, self.W, self.b, h, xs, real)
 
 
-def _gru_step(h, xz, xr, xn, W_zr, W_n) -> jax.Array:
-    """The GRU equations above, from each gate's input term x_t U_g + b_g, [W_z W_r] (H, 2H) and W_n.
+def _gru_step(h, x_zr, x_n, W_zr, W_n):
+    """The GRU equations above from the input terms x_t [U_z U_r] + [b_z b_r] (..., 2H) and
+    x_t U_n + b_n (..., H): returns h_t and the gates (z_t, r_t, ñ_t), which the backward pass reuses.
 
-    Both gates' h_{t−1} W_z and h_{t−1} W_r come from one (H, 2H) product: the candidate's
-    (r_t ⊙ h_{t−1}) W_n must wait for r_t, so a step has two rounds of products whatever
-    is done, and one product fewer per step (and per step of the gradient) was measured
-    about 5 % faster on the book's CPU than three separate (H, H) products.
+    Both gates' h_{t−1} W_z and h_{t−1} W_r come from one (H, 2H) product; the candidate's
+    (r_t ⊙ h_{t−1}) W_n must wait for r_t, so a step has two rounds of products whatever is done.
     """
-    hz, hr = jnp.split(h @ W_zr, 2, axis=-1)
-    z = gate(xz + hz)
-    r = gate(xr + hr)
-    n = jnp.tanh(xn + (r * h) @ W_n)
-    return (1 - z) * h + z * n
+    z, r = jnp.split(gate(x_zr + h @ W_zr), 2, axis=-1)
+    n = jnp.tanh(x_n + (r * h) @ W_n)
+    return (1 - z) * h + z * n, (z, r, n)
+
+
+def _gru_forward(U, W, b, h, xs, real):
+    """The GRU along time-major ``xs`` (L, ..., C): (h_L, outputs (L, ..., H), what the backward pass
+    needs). The input terms x_t U + b of all L steps are one product before the loop (they do not
+    depend on the state); the loop computes only what does."""
+    H = W.shape[0]
+    W_zr, W_n = W[:, :2 * H], W[:, 2 * H:]
+
+    def step(h, inputs):
+        xu, real_t = inputs
+        new, gates = _gru_step(h, xu[..., :2 * H], xu[..., 2 * H:], W_zr, W_n)
+        return jnp.where(real_t, new, h), (jnp.where(real_t, new, 0.0), h, gates)
+
+    h_last, (outputs, h_before, gates) = jax.lax.scan(step, h, (xs @ U + b, real))
+    return h_last, outputs, (h_before, gates)
+
+
+@jax.custom_vjp
+def _gru_scan(U, W, b, h, xs, real):
+    """The GRU along time-major ``xs`` (L, ..., C) from the state ``h`` (..., H), with ``real``
+    (L, ..., 1) marking real steps: ``(h_L, outputs (L, ..., H))``. Its derivative is
+    :func:`_gru_scan_backward`."""
+    h_last, outputs, _ = _gru_forward(U, W, b, h, xs, real)
+    return h_last, outputs
+
+
+def _gru_scan_forward(U, W, b, h, xs, real):
+    h_last, outputs, (h_before, gates) = _gru_forward(U, W, b, h, xs, real)
+    return (h_last, outputs), (U, W, xs, real, h_before, gates)
+
+
+def _gru_scan_backward(saved, cotangents):
+    """Backpropagation through time for the GRU, as chapter 7 derives it (exercise 7.6).
+
+    Going back from t = L, the loop carries only h̄_t, the whole gradient that reaches h_t (from
+    the output at t and from step t + 1), and emits the gradients of the three pre-activations:
+
+        δⁿ_t = h̄_t ⊙ z_t ⊙ (1 − ñ_t²),   δᶻ_t = h̄_t ⊙ (ñ_t − h_{t−1}) ⊙ z_t(1 − z_t),
+        δʳ_t = (δⁿ_t W_nᵀ) ⊙ h_{t−1} ⊙ r_t(1 − r_t);
+
+    step t sends back h̄_t ⊙ (1 − z_t) + [δᶻ_t δʳ_t][W_z W_r]ᵀ + (δⁿ_t W_nᵀ) ⊙ r_t. On a padded step
+    h̄ passes through unchanged and the δ are zero. The weight gradients are sums over the steps of
+    outer products (eq-ch07-bptt-weights), ∂J/∂[W_z W_r] = Σ_t h_{t−1}ᵀ [δᶻ_t δʳ_t],
+    ∂J/∂W_n = Σ_t (r_t ⊙ h_{t−1})ᵀ δⁿ_t, ∂J/∂U = Σ_t x_tᵀ δ_t and ∂J/∂b = Σ_t δ_t, and
+    ∂J/∂x_t = δ_t Uᵀ: each is one matrix product over all L·B rows after the loop, where JAX's own
+    derivative of the scan computes them step by step inside it, in L small products.
+    """
+    U, W, xs, real, h_before, (z, r, n) = saved
+    d_last, d_outputs = cotangents
+    H = W.shape[0]
+    W_zr_T, W_n_T = W[:, :2 * H].T, W[:, 2 * H:].T
+
+    def step_back(h_bar, inputs):
+        d_out, real_t, h, z, r, n = inputs
+        d_new = jnp.where(real_t, h_bar + d_out, 0.0)    # what reaches this step's h_t, zero on padding
+        d_z = d_new * (n - h) * z * (1 - z)
+        d_n = d_new * z * (1 - n * n)
+        to_rh = d_n @ W_n_T                                  # ∂J/∂(r_t ⊙ h_{t−1})
+        d_r = to_rh * h * r * (1 - r)
+        d_zr = jnp.concatenate([d_z, d_r], axis=-1)
+        sent_back = d_new * (1 - z) + d_zr @ W_zr_T + to_rh * r + jnp.where(real_t, 0.0, h_bar)
+        return sent_back, (d_zr, d_n)
+
+    d_h, (d_zr, d_n) = jax.lax.scan(step_back, d_last, (d_outputs, real, h_before, z, r, n), reverse=True)
+    rows = lambda a: a.reshape(-1, a.shape[-1])          # noqa: E731  (L, ..., k) → (L·B, k)
+    d_pre = jnp.concatenate([d_zr, d_n], axis=-1)        # [δᶻ δʳ δⁿ] of every step: (L, ..., 3H)
+    d_W = jnp.concatenate([rows(h_before).T @ rows(d_zr), rows(r * h_before).T @ rows(d_n)], axis=-1)
+    return rows(xs).T @ rows(d_pre), d_W, rows(d_pre).sum(0), d_h, d_pre @ U.T, None
+
+
+_gru_scan.defvjp(_gru_scan_forward, _gru_scan_backward)
 
 
 @pytree_dataclass
@@ -277,15 +340,20 @@ class Recurrent:
     → ``(outputs, final_state)`` with outputs (..., L, H), zero on padded
     steps, and the state after each sequence's last real step.
 
-    The input term x_t U + b does not depend on the state, so it could be
-    computed for all L steps before the scan in one (B·L, C) × (C, nH)
-    product. On the book's CPU that was measured *slower*: XLA ran the big
-    product, its two gradient products and the transposes to and from time-major
-    order in about as much time as the whole recurrence (a GRU, B = 128, L = 49,
-    C = 64, H = 128: the step took 1.8 × Flax's ``RNN(GRUCell)``, which
-    projects inside the loop). So each step computes its own x_t U + b inside
-    the scan, next to h_{t−1} W, and the GRU multiplies by each gate's input block
-    separately (:meth:`GRUCell.loop_step`).
+    Each cell runs its own loop (``cell.scan``). The RNN and the LSTM compute
+    x_t U + b inside the loop, next to h_{t−1} W, and JAX differentiates the
+    scan. The GRU, the cell the book trains, writes its backward pass out
+    (chapter 7's exercise 7.6, :func:`_gru_scan_backward`): JAX's derivative of
+    a scan adds each step's share of ∂J/∂W, ∂J/∂U and ∂J/∂b inside the backward
+    loop, L small products per weight; written out, the loop carries only
+    h̄_t and each weight gradient is one product over all L·B rows after it,
+    and then the input term too is best computed for all L steps at once,
+    before the loop. A GRU's gradient step (B = 128, L = 49, C = 64, H = 128)
+    went from 1.07 to 0.86 × Flax's ``RNN(GRUCell)`` on the book's CPU
+    (one run each of ``benchmarks/speed.py``). With JAX's derivative, projecting before the
+    loop was *slower* (1.8 × Flax): the big product's two gradient products
+    and the moves to and from time-major order cost about as much as the
+    recurrence.
     """
 
     cell: Any
@@ -305,16 +373,10 @@ class Recurrent:
         if state is None:
             state = self.cell.initial_state(xs.shape[:-2])
 
-        def step(state, inputs):
-            x_t, t = inputs
-            new = self.cell.loop_step(state, x_t, weights)
-            real = (t < lengths)[..., None]  # (..., 1): this step is not padding
-            state = _masked(real, new, state)
-            return state, jnp.where(real, _output(new), 0.0)
-
         steps = xs.shape[-2]
-        weights = self.cell.loop_weights()   # blocks cut once, outside the loop
-        state, outputs = jax.lax.scan(step, state, (jnp.moveaxis(xs, -2, 0), jnp.arange(steps)))
+        t = jnp.arange(steps).reshape((steps,) + (1,) * lengths.ndim)
+        real = (t < lengths)[..., None]      # (L, ..., 1): step t of each sequence is not padding
+        state, outputs = self.cell.scan(state, jnp.moveaxis(xs, -2, 0), real)
         return jnp.moveaxis(outputs, 0, -2), state
 
 
