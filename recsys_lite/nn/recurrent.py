@@ -41,8 +41,9 @@ def gate(z):
     instead of two: with e = e^{−|z|} ≤ 1, σ(z) = 1 / (1 + e) for z ≥ 0 and e / (1 + e)
     for z < 0 are the two branches of the stable form, sharing e. And JAX is handed the
     derivative derived in chapter 4 instead of differentiating the two branches: in a
-    recurrent cell, called at every step of every sequence, this makes the backward pass
-    about a third faster (the single exponential saves about 6 % more of a GRU's step).
+    recurrent cell, called at every step of every sequence, this made JAX's backward pass
+    about a third faster (the single exponential saved about 6 % more of a GRU's step).
+    The GRU in :class:`Recurrent` now has its own backward pass, which does not use it.
     """
     e = jnp.exp(-jnp.abs(z))
     return jnp.where(z >= 0, 1.0, e) / (1.0 + e)
@@ -234,8 +235,9 @@ def _gru_scan_forward(U, W, b, h, xs, real):
 def _gru_scan_backward(saved, cotangents):
     """Backpropagation through time for the GRU, as chapter 7 derives it (exercise 7.6).
 
-    Going back from t = L, the loop carries only h̄_t, the whole gradient that reaches h_t (from
-    the output at t and from step t + 1), and emits the gradients of the three pre-activations:
+    With h̄_t the whole gradient that reaches h_t (from the output at t and from step t + 1), the
+    loop goes back from t = L carrying only what step t + 1 sends back, and emits the gradients of
+    the three pre-activations:
 
         δⁿ_t = h̄_t ⊙ z_t ⊙ (1 − ñ_t²),   δᶻ_t = h̄_t ⊙ (ñ_t − h_{t−1}) ⊙ z_t(1 − z_t),
         δʳ_t = (δⁿ_t W_nᵀ) ⊙ h_{t−1} ⊙ r_t(1 − r_t);
@@ -244,23 +246,24 @@ def _gru_scan_backward(saved, cotangents):
     h̄ passes through unchanged and the δ are zero. The weight gradients are sums over the steps of
     outer products (eq-ch07-bptt-weights), ∂J/∂[W_z W_r] = Σ_t h_{t−1}ᵀ [δᶻ_t δʳ_t],
     ∂J/∂W_n = Σ_t (r_t ⊙ h_{t−1})ᵀ δⁿ_t, ∂J/∂U = Σ_t x_tᵀ δ_t and ∂J/∂b = Σ_t δ_t, and
-    ∂J/∂x_t = δ_t Uᵀ: each is one matrix product over all L·B rows after the loop, where JAX's own
-    derivative of the scan computes them step by step inside it, in L small products.
+    ∂J/∂x_t = δ_t Uᵀ, with δ_t = [δᶻ_t δʳ_t δⁿ_t]: each is one matrix product (or sum) over all
+    L·B rows after the loop, where JAX's own derivative of the scan adds them up step by step
+    inside it.
     """
     U, W, xs, real, h_before, (z, r, n) = saved
     d_last, d_outputs = cotangents
     H = W.shape[0]
     W_zr_T, W_n_T = W[:, :2 * H].T, W[:, 2 * H:].T
 
-    def step_back(h_bar, inputs):
+    def step_back(from_next, inputs):
         d_out, real_t, h, z, r, n = inputs
-        d_new = jnp.where(real_t, h_bar + d_out, 0.0)    # what reaches this step's h_t, zero on padding
+        d_new = jnp.where(real_t, from_next + d_out, 0.0)    # h̄_t, the step's new state's gradient; 0 on padding
         d_z = d_new * (n - h) * z * (1 - z)
         d_n = d_new * z * (1 - n * n)
         to_rh = d_n @ W_n_T                                  # ∂J/∂(r_t ⊙ h_{t−1})
         d_r = to_rh * h * r * (1 - r)
         d_zr = jnp.concatenate([d_z, d_r], axis=-1)
-        sent_back = d_new * (1 - z) + d_zr @ W_zr_T + to_rh * r + jnp.where(real_t, 0.0, h_bar)
+        sent_back = d_new * (1 - z) + d_zr @ W_zr_T + to_rh * r + jnp.where(real_t, 0.0, from_next)
         return sent_back, (d_zr, d_n)
 
     d_h, (d_zr, d_n) = jax.lax.scan(step_back, d_last, (d_outputs, real, h_before, z, r, n), reverse=True)
@@ -342,18 +345,20 @@ class Recurrent:
 
     Each cell runs its own loop (``cell.scan``). The RNN and the LSTM compute
     x_t U + b inside the loop, next to h_{t−1} W, and JAX differentiates the
-    scan. The GRU, the cell the book trains, writes its backward pass out
-    (chapter 7's exercise 7.6, :func:`_gru_scan_backward`): JAX's derivative of
-    a scan adds each step's share of ∂J/∂W, ∂J/∂U and ∂J/∂b inside the backward
-    loop, L small products per weight; written out, the loop carries only
-    h̄_t and each weight gradient is one product over all L·B rows after it,
-    and then the input term too is best computed for all L steps at once,
-    before the loop. A GRU's gradient step (B = 128, L = 49, C = 64, H = 128)
-    went from 1.07 to 0.86 × Flax's ``RNN(GRUCell)`` on the book's CPU
-    (one run each of ``benchmarks/speed.py``). With JAX's derivative, projecting before the
-    loop was *slower* (1.8 × Flax): the big product's two gradient products
-    and the moves to and from time-major order cost about as much as the
-    recurrence.
+    scan; with JAX's derivative, a GRU that computed the input terms of all
+    steps before the loop was measured slower (the step took 1.8 × Flax's
+    ``RNN(GRUCell)``, B = 128, L = 49, C = 64, H = 128). The GRU, the cell the
+    book trains, has its backward pass written out instead (chapter 7's
+    exercise 7.6, :func:`_gru_scan_backward`): JAX's derivative of a scan adds
+    each step's share of every weight's gradient inside the backward loop, one
+    small (· × B)(B × k) product per weight and step; written out, the loop
+    carries only the gradient sent back to the state, and each weight gradient
+    is one product over all L·B rows after it. The input terms of all steps are
+    then computed before the loop, in one product (as fast as inside it, and
+    simpler). A GRU's gradient step went from 1.07 to 0.86 × Flax's on the
+    book's CPU (one run each of ``benchmarks/speed.py``). Forward-mode
+    derivatives (``jax.jvp``, ``jax.jacfwd``) of a GRU layer are therefore not
+    available; :func:`unroll` has them.
     """
 
     cell: Any
