@@ -113,51 +113,46 @@ def _label_string(page, explorer) -> str:
     )
 
 
-def test_every_page_works_offline(site, browser):
-    base, html = site
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def _check_works_offline(page, path: str, blocked: list, errors: list) -> int:
+    """Formulas typeset, sliders moving their figures, no request to another host, no JavaScript error; a
+    screenshot saved. Raises AssertionError on the first problem; returns the number of sliders moved."""
+    # Formulas: MathJax (served from the site) typesets every math element.
+    n_math = page.locator(".math").count()
+    if n_math:
+        page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
+        page.evaluate("MathJax.startup.promise")
+        page.wait_for_function(f"document.querySelectorAll('mjx-container').length >= {n_math}", timeout=20000)
+        assert page.locator("mjx-merror").count() == 0, f"{path}: a formula failed to typeset"
+
+    # Sliders: each one moves its figure, and the figure matches its labels. The Chinese pages show the
+    # English build's own cell outputs (the same frames), so there each slider goes from end to end in
+    # one step instead of through every stop.
     n_sliders = 0
-    for path in _pages(html):
-        context, page, blocked, errors = _open(browser, f"{base}/{path}")
-        try:
-            # Formulas: MathJax (served from the site) typesets every math element.
-            n_math = page.locator(".math").count()
-            if n_math:
-                page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
-                page.evaluate("MathJax.startup.promise")
-                page.wait_for_function(f"document.querySelectorAll('mjx-container').length >= {n_math}", timeout=20000)
-                assert page.locator("mjx-merror").count() == 0, f"{path}: a formula failed to typeset"
+    step = "End" if path.startswith("zh/") else "ArrowRight"
+    for explorer in page.locator(".rl-explorer").all():
+        frame = explorer.locator("img.rl-explorer-frame")
+        assert frame.get_attribute("data-values") == _label_string(page, explorer)
+        for slider in explorer.locator("input[type=range]").all():
+            n_sliders += 1
+            name = slider.get_attribute("data-param")
+            seen = {frame.get_attribute("src")}
+            slider.focus()
+            top = int(slider.get_attribute("max"))
+            page.keyboard.press("Home")
+            seen.add(frame.get_attribute("src"))
+            assert slider.input_value() == "0"
+            for _ in range(top if step == "ArrowRight" else min(top, 1)):
+                page.keyboard.press(step)
+                seen.add(frame.get_attribute("src"))
+                assert frame.get_attribute("data-values") == _label_string(page, explorer), (
+                    f"{path}: the frame does not match its labels after moving {name}")
+            assert len(seen) > 1 or top == 0, f"{path}: slider {name} never changed the figure"
+            assert slider.input_value() == str(top)
 
-            # Sliders: each one moves its figure, and the figure matches its labels. The Chinese pages show the
-            # English build's own cell outputs (the same frames), so there each slider goes from end to end in
-            # one step instead of through every stop.
-            step = "End" if path.startswith("zh/") else "ArrowRight"
-            for explorer in page.locator(".rl-explorer").all():
-                frame = explorer.locator("img.rl-explorer-frame")
-                assert frame.get_attribute("data-values") == _label_string(page, explorer)
-                for slider in explorer.locator("input[type=range]").all():
-                    n_sliders += 1
-                    name = slider.get_attribute("data-param")
-                    seen = {frame.get_attribute("src")}
-                    slider.focus()
-                    top = int(slider.get_attribute("max"))
-                    page.keyboard.press("Home")
-                    seen.add(frame.get_attribute("src"))
-                    assert slider.input_value() == "0"
-                    for _ in range(top if step == "ArrowRight" else min(top, 1)):
-                        page.keyboard.press(step)
-                        seen.add(frame.get_attribute("src"))
-                        assert frame.get_attribute("data-values") == _label_string(page, explorer), (
-                            f"{path}: the frame does not match its labels after moving {name}")
-                    assert len(seen) > 1 or top == 0, f"{path}: slider {name} never changed the figure"
-                    assert slider.input_value() == str(top)
-
-            _screenshot(page, SCREENSHOTS / (path.replace("/", "__").replace(".html", ".png")))
-            assert not blocked, f"{path} tried to reach other hosts: {blocked[:5]}"
-            assert not errors, f"{path} raised JavaScript errors: {errors[:3]}"
-        finally:
-            context.close()
-    assert n_sliders > 0, "no slider found on any page"
+    _screenshot(page, SCREENSHOTS / (path.replace("/", "__").replace(".html", ".png")))
+    assert not blocked, f"{path} tried to reach other hosts: {blocked[:5]}"
+    assert not errors, f"{path} raised JavaScript errors: {errors[:3]}"
+    return n_sliders
 
 
 @pytest.fixture(scope="module")
@@ -291,50 +286,89 @@ def _counterpart_problems(page, base: str, path: str) -> list[str]:
     return []
 
 
-def test_every_page_has_alt_text_numbered_figures_and_a_link_to_its_counterpart(site, browser):
-    """Every <img> on every page says what it shows, and every figure of a chapter is "Figure N.M: …" ("图 N.M").
-    When the build holds both editions, every page says its language (<html lang>) and links to its counterpart:
-    the same page in the other edition, which this loop opens too."""
+def _check_described(page, base: str, path: str, both: bool) -> tuple[list[str], int, int]:
+    """Every <img> says what it shows, every figure of a chapter is "Figure N.M: …" ("图 N.M"), and (when the build
+    holds both editions) the page says its language and links to its counterpart. Only reads the page.
+    Returns (problems, images, figures)."""
+    problems, n_images, n_figures = [], 0, 0
+    if path.endswith("index.html"):  # it redirects to the intro: read the page it lands on
+        page.wait_for_url("**/book/intro.html", wait_until="load")
+    if both and not path.endswith("index.html"):
+        problems += _counterpart_problems(page, base, path)
+    for img in page.evaluate("Array.from(document.images).map(i => [i.getAttribute('src') || '', "
+                             "i.getAttribute('alt'), !!i.closest('.cell_output'), "
+                             "i.closest('figure') ? i.closest('figure').querySelector('figcaption') "
+                             "?.textContent.trim() || '' : null])"):
+        src, alt, in_output, caption = img
+        n_images += 1
+        why = _alt_problem(alt, src)
+        if why:
+            problems.append(f"{path}: <img src={src[:60]!r}> alt {alt!r}: {why}")
+        if in_output and caption is None:
+            problems.append(f"{path}: an output image ({(alt or '')[:50]!r}) is not in a captioned figure")
+    match = re.match(r"(zh/)?chapters/(\d\d)_", path)
+    if match is None:
+        return problems, n_images, n_figures
+    number, word = int(match.group(2)), "图 " if match.group(1) else "Figure "
+    numbered = re.compile(rf"{word}{number}\.\d+" if 1 <= number <= 9 else rf"{word}\d+(\.\d+)?")
+    captions = page.evaluate("Array.from(document.querySelectorAll('figure')).map(f => "
+                             "f.querySelector('figcaption')?.textContent.trim() || '')")
+    n_figures += len(captions)
+    problems += [f"{path}: figure caption {c[:60]!r} is not numbered '{numbered.pattern}'"
+                 for c in captions if not numbered.match(c) or len(c) < 20]
+    links = page.evaluate("Array.from(document.querySelectorAll('a.reference.internal[href*=\"#fig-\"]'))"
+                          ".map(a => a.textContent.trim())")
+    problems += [f"{path}: a figure reference reads {t!r}" for t in links if not re.fullmatch(rf"{word}[\d.]+", t)]
+    return problems, n_images, n_figures
+
+
+@pytest.fixture(scope="module")
+def every_page(site, browser):
+    """Every page opened once, for the two page-by-page tests below (a page load is most of their time): what
+    each finds wrong, and what it counted. The reading checks run on the page as it loaded, before the sliders
+    move (the index page, which redirects, the other way round)."""
     base, html = site
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     both = (html / "zh" / "index.html").is_file()
-    n_images = n_figures = 0
-    problems = []
-    for path in _pages(html):
-        context, page, _, _ = _open(browser, f"{base}/{path}")
+    found = types.SimpleNamespace(offline=[], described=[], sliders=0, images=0, figures=0)
+
+    def works():
         try:
-            if path.endswith("index.html"):  # it redirects to the intro: read the page it lands on
-                page.wait_for_url("**/book/intro.html", wait_until="load")
-            if both and not path.endswith("index.html"):
-                problems += _counterpart_problems(page, base, path)
-            for img in page.evaluate("Array.from(document.images).map(i => [i.getAttribute('src') || '', "
-                                     "i.getAttribute('alt'), !!i.closest('.cell_output'), "
-                                     "i.closest('figure') ? i.closest('figure').querySelector('figcaption') "
-                                     "?.textContent.trim() || '' : null])"):
-                src, alt, in_output, caption = img
-                n_images += 1
-                why = _alt_problem(alt, src)
-                if why:
-                    problems.append(f"{path}: <img src={src[:60]!r}> alt {alt!r}: {why}")
-                if in_output and caption is None:
-                    problems.append(f"{path}: an output image ({(alt or '')[:50]!r}) is not in a captioned figure")
-            match = re.match(r"(zh/)?chapters/(\d\d)_", path)
-            if match is None:
-                continue
-            number, word = int(match.group(2)), "图 " if match.group(1) else "Figure "
-            numbered = re.compile(rf"{word}{number}\.\d+" if 1 <= number <= 9 else rf"{word}\d+(\.\d+)?")
-            captions = page.evaluate("Array.from(document.querySelectorAll('figure')).map(f => "
-                                     "f.querySelector('figcaption')?.textContent.trim() || '')")
-            n_figures += len(captions)
-            problems += [f"{path}: figure caption {c[:60]!r} is not numbered '{numbered.pattern}'"
-                         for c in captions if not numbered.match(c) or len(c) < 20]
-            links = page.evaluate("Array.from(document.querySelectorAll('a.reference.internal[href*=\"#fig-\"]'))"
-                                  ".map(a => a.textContent.trim())")
-            problems += [f"{path}: a figure reference reads {t!r}" for t in links
-                         if not re.fullmatch(rf"{word}[\d.]+", t)]
+            found.sliders += _check_works_offline(page, path, blocked, errors)
+        except Exception as error:  # an assertion or a playwright timeout: this page's failure, the loop goes on
+            found.offline.append(f"{path}: {type(error).__name__}: {error}")
+
+    def described():
+        try:
+            problems, n_images, n_figures = _check_described(page, base, path, both)
+        except Exception as error:
+            problems, n_images, n_figures = [f"{path}: {type(error).__name__}: {error}"], 0, 0
+        found.described += problems
+        found.images, found.figures = found.images + n_images, found.figures + n_figures
+
+    for path in _pages(html):
+        context, page, blocked, errors = _open(browser, f"{base}/{path}")
+        try:
+            for check in (works, described) if path.endswith("index.html") else (described, works):
+                check()
         finally:
             context.close()
-    assert not problems, "\n".join(problems[:30])
-    assert n_images > 0 and n_figures > 0, f"{n_images} images and {n_figures} chapter figures found"
+    return found
+
+
+def test_every_page_works_offline(every_page):
+    """Every page, network blocked: formulas typeset, sliders move their figures, nothing reaches another host."""
+    assert not every_page.offline, "\n".join(every_page.offline[:10])
+    assert every_page.sliders > 0, "no slider found on any page"
+
+
+def test_every_page_has_alt_text_numbered_figures_and_a_link_to_its_counterpart(every_page):
+    """Every <img> on every page says what it shows, and every figure of a chapter is "Figure N.M: …" ("图 N.M").
+    When the build holds both editions, every page says its language (<html lang>) and links to its counterpart:
+    the same page in the other edition, which the loop opens too."""
+    assert not every_page.described, "\n".join(every_page.described[:30])
+    assert every_page.images > 0 and every_page.figures > 0, (
+        f"{every_page.images} images and {every_page.figures} chapter figures found")
 
 
 def test_chinese_search_finds_chinese_words(site, browser):
