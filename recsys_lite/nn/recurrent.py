@@ -347,7 +347,8 @@ class Recurrent:
     x_t U + b inside the loop, next to h_{t−1} W, and JAX differentiates the
     scan; with JAX's derivative, a GRU that computed the input terms of all
     steps before the loop was measured slower (the step took 1.8 × Flax's
-    ``RNN(GRUCell)``, B = 128, L = 49, C = 64, H = 128). The GRU, the cell the
+    ``RNN(GRUCell)``, B = 128, L = 49, C = 64, H = 128, before the other
+    changes ``benchmarks/RESULTS.md`` lists). The GRU, the cell the
     book trains, has its backward pass written out instead (chapter 7's
     exercise 7.6, :func:`_gru_scan_backward`): JAX's derivative of a scan adds
     each step's share of every weight's gradient inside the backward loop, one
