@@ -12,6 +12,16 @@ matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# XLA's backend optimisation level 1, as the book build compiles (BUILD_XLA_FLAGS in
+# book/_ext/recsys_lite_book.py), set before any test imports jax. Much of the suite's time is XLA compiling
+# small programs, which level 1 does with fewer LLVM passes (the model tests took 273 s against 318 s at the
+# default level 2). A level set by the person running the tests stands. The benchmarks' smoke runs drop it
+# (tests/test_benchmarks.py): they run as `make bench` does.
+TEST_XLA_FLAGS = ""  # what this file added to XLA_FLAGS: nothing when a level was set already
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    TEST_XLA_FLAGS = "--xla_backend_optimization_level=1"
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
+
 
 def _data_root() -> Path | None:
     """The folder holding ml-100k/: $RECSYS_LITE_DATA, else ../shared/data beside the repo."""

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, _data_root
+from conftest import ROOT, TEST_XLA_FLAGS, _data_root
 
 pytest.importorskip("flax", reason="the `bench` extra is not installed (pip install -e '.[bench]')")
 pytest.importorskip("surprise", reason="the `bench` extra is not installed (pip install -e '.[bench]')")
@@ -16,6 +16,8 @@ pytest.importorskip("implicit", reason="the `bench` extra is not installed (pip 
 
 def _run(script: str) -> str:
     env = dict(os.environ)
+    if TEST_XLA_FLAGS:  # the level conftest.py set: the benchmark runs at XLA's default, as `make bench` does
+        env["XLA_FLAGS"] = env["XLA_FLAGS"].replace(TEST_XLA_FLAGS, "").strip()
     root = _data_root()
     if root is not None:
         env["RECSYS_LITE_DATA"] = str(root)
