@@ -12,13 +12,16 @@ PDF    := _build/pdf/recsys-lite.pdf
 PORT   ?= 8000
 # Notebooks executed at a time by `make book` (empty: the build's default, 2 on a machine with 2+ cores).
 JOBS   ?=
+# pytest-xdist workers for `make test`: one runs the book's builds and browser tests (tests/conftest.py, BOOK_FILES),
+# the other every other test meanwhile. 1 runs the suite in one process, as plain `pytest` does.
+TEST_WORKERS ?= 2
 
 .PHONY: book pdf test bench lab lab-zh serve clean help
 
 help:
 	@echo "make book   build the website into $(HTML), the Chinese edition into $(HTML)/zh (sets up .venv first; JOBS=1 executes one notebook at a time)"
 	@echo "make pdf    print the whole book to $(PDF), and the Chinese edition beside it (needs Debian's chromium, fonts-noto-cjk)"
-	@echo "make test   run every test, including a full book build and the browser test"
+	@echo "make test   run every test, including a full book build and the browser test (TEST_WORKERS=1: in one process)"
 	@echo "make bench  run the benchmarks (speed, compile level, MF race, quality, book timing); see benchmarks/RESULTS.md"
 	@echo "make lab    open the chapters in JupyterLab (make lab-zh: the Chinese edition's, 中文版)"
 	@echo "make serve  serve the built site on http://127.0.0.1:$(PORT)"
@@ -60,7 +63,7 @@ pdf: $(STAMP)
 	$(PY) book/pdf.py --output $(PDF)
 
 test: $(BENCH_STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),--numprocesses $(TEST_WORKERS))
 
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/speed.py

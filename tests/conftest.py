@@ -31,6 +31,51 @@ def _data_root() -> Path | None:
     return None
 
 
+# `make test` runs the suite in two pytest-xdist workers (`-n 2`). The tests that build or read the built book,
+# drive Chromium or start a Jupyter kernel live in BOOK_FILES, and every one of them goes to one worker, in order:
+# the two builds are session fixtures (built once, by that worker), those files are the suite's longest path, and
+# kernels start there one at a time (jupyter_client's port race: book/_ext/recsys_lite_book.py). The other worker
+# runs everything else meanwhile, on the core a build leaves idle whenever a notebook is compiling or in Python.
+# (xdist's own `--dist loadgroup` would read an `xdist_group` mark, but with pytest 9.2 it silently stops
+# grouping: pytest-xdist issue #1386; so the files are grouped by name, and collection checks the list.)
+BOOK_GROUP = "book"
+BOOK_FILES = ("test_apparatus.py", "test_book.py", "test_browser.py", "test_pdf.py", "test_plain_jupyter.py")
+BOOK_FIXTURES = {"built_book", "offline_book", "any_book"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test marked book or browser, or using a built book, outside BOOK_FILES would run beside the builds."""
+    strays = [item.nodeid for item in items if item.path.name not in BOOK_FILES and (
+        item.get_closest_marker("book") or item.get_closest_marker("browser")
+        or BOOK_FIXTURES & set(getattr(item, "fixturenames", ())))]
+    if strays:
+        more = f" (and {len(strays) - 1} more tests)" if len(strays) > 1 else ""
+        raise pytest.UsageError(f"{strays[0]}{more} builds or reads the book, drives Chromium or starts a kernel, but "
+                                f"its file is not in tests/conftest.py's BOOK_FILES, which `make test` runs in one "
+                                f"worker: add the file there.")
+
+
+class _BookFilesTogether:
+    """With `-n N` (xdist's default `--dist load`), every test of BOOK_FILES is one unit of work for one worker."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config, log):
+        if config.getvalue("dist") != "load":
+            return None  # another distribution, asked for by name, is xdist's as documented
+        from xdist.scheduler import LoadScopeScheduling
+
+        class Scheduling(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return BOOK_GROUP if Path(nodeid.split("::")[0]).name in BOOK_FILES else nodeid
+
+        return Scheduling(config, log)
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_BookFilesTogether(), "recsys_lite_book_files_together")
+
+
 @pytest.fixture(scope="session")
 def ml100k_root() -> Path:
     root = _data_root()
